@@ -1,0 +1,294 @@
+//! Every command-line definition of httpat. Help text is written here once: man pages and
+//! shell completions are generated from these types.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// at(1) for HTTP requests: schedule a request to a registered endpoint, and let
+/// `httpat tick` (run by cron every minute) send it when its time comes.
+#[derive(Debug, Parser)]
+#[command(name = "httpat", version, about, long_about = None, after_long_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release' \\
+      --header 'Authorization: Bearer ${IMS_TOKEN}'
+  httpat schedule release-roll --in 36h --arg roll=CCT-0042
+  httpat list --state due,retrying
+  * * * * *  httpat tick        (crontab line: send what is due, every minute)";
+
+/// Options accepted by every subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The database file [default: $XDG_DATA_HOME/httpat/httpat.db, else
+    /// ~/.local/share/httpat/httpat.db]
+    #[arg(long, global = true, env = "HTTPAT_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Where errors are written in full [default: httpat.log beside the database]
+    #[arg(long, global = true, env = "HTTPAT_LOG", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Say more on stderr (repeat for more)
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Say less on stderr: errors only
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Machine-readable output: one JSON document with stable field names
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Show times in UTC instead of the local zone (stored times are always UTC)
+    #[arg(long, global = true)]
+    pub utc: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Register(RegisterArgs),
+    Endpoints(EndpointsArgs),
+    Schedule(ScheduleArgs),
+    List(ListArgs),
+    Show(ShowArgs),
+    Cancel(CancelArgs),
+    // Tick(TickArgs),
+    Completions(CompletionsArgs),
+}
+
+/// Create or update an endpoint: a named HTTP request that tasks are scheduled against.
+///
+/// Prints `created`, `updated: FIELD, ...` or `unchanged`. When updating, options not given keep
+/// their current values; `--header` given at all replaces the whole set of headers.
+#[derive(Debug, Args)]
+#[command(after_long_help = REGISTER_EXAMPLES)]
+pub struct RegisterArgs {
+    /// Endpoint name: letters, digits, `-`, `_` and `.`
+    pub name: String,
+
+    /// URL, with `{name}` placeholders filled (percent-encoded) from each task's arguments.
+    /// Required when the endpoint is created
+    #[arg(long)]
+    pub url: Option<String>,
+
+    /// HTTP method [default: POST]
+    #[arg(long)]
+    pub method: Option<String>,
+
+    /// A request header, `Name: value`; repeatable. `${VAR}` in the value is read from the
+    /// environment of the tick that sends the request: the secret itself is never stored
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// How long one attempt may take, e.g. `30s`, `2m` [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Attempts before a task fails for good [default: 5]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Statuses that count as success: `2xx`, `409`, comma-separated [default: 2xx]
+    #[arg(long, value_name = "LIST")]
+    pub success: Option<String>,
+
+    /// Free text shown by `endpoints --json` and `show`
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+const REGISTER_EXAMPLES: &str = "\
+Examples:
+  # The factory's release of a cooled roll (the token is read when the request is sent):
+  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release' \\
+      --header 'Authorization: Bearer ${IMS_TOKEN}' --timeout 10s --success 2xx,409
+
+  # Change only the timeout:
+  httpat register release-roll --timeout 20s";
+
+/// List registered endpoints: name, method, URL, timeout, attempts, deprecated, tasks waiting.
+#[derive(Debug, Args)]
+pub struct EndpointsArgs {}
+
+/// Store one request to be sent at a given time; prints its id alone on stdout.
+///
+/// TIME is RFC 3339 with an offset (`2026-11-27T08:00:00+02:00`), `YYYY-MM-DD HH:MM[:SS]` in the
+/// local zone (or `--tz`), `now`, or `+DURATION`. DURATION is `36h`, `1d 12h`, `90m`. A time in
+/// the past is accepted (the next tick sends it) with a warning.
+#[derive(Debug, Args)]
+#[command(after_long_help = SCHEDULE_EXAMPLES)]
+pub struct ScheduleArgs {
+    /// The registered endpoint to call
+    pub endpoint: String,
+
+    /// When to send: RFC 3339, `YYYY-MM-DD HH:MM[:SS]`, `now` or `+36h`
+    #[arg(
+        long,
+        value_name = "TIME",
+        conflicts_with = "in_",
+        required_unless_present = "in_"
+    )]
+    pub at: Option<String>,
+
+    /// How long from now to send, e.g. `36h`, `1d 12h`, `90m`
+    #[arg(long = "in", id = "in_", value_name = "DURATION")]
+    pub in_: Option<String>,
+
+    /// The zone of a local `--at` time (IANA name, e.g. `Europe/Riga`) [default: local zone]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// An argument, `KEY=VALUE` (a string); repeatable. Fills URL placeholders; the rest goes
+    /// into the JSON body (POST, PUT, PATCH) or the query string (GET, HEAD, DELETE)
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+
+    /// Arguments as one JSON object; `--arg` values are added to it
+    #[arg(long = "args", value_name = "JSON")]
+    pub args_json: Option<String>,
+
+    /// Idempotency key: scheduling again with the same key, endpoint and arguments prints the
+    /// existing task's id and changes nothing
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// When more is due than a tick can send at once, a higher number goes first
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i64,
+
+    /// Attempts before the task fails for good [default: the endpoint's]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Who asked for it [default: $USER]
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+}
+
+const SCHEDULE_EXAMPLES: &str = "\
+Examples:
+  # A roll must cool for 36 hours before it is released; safe to run again:
+  id=$(httpat schedule release-roll --in 36h --arg roll=CCT-0042 --key cool:CCT-0042)
+
+  # At a wall-clock time in a named zone:
+  httpat schedule release-roll --at '2026-11-27 08:00' --tz Europe/Riga --arg roll=CCT-0043
+
+  # Arguments as JSON:
+  httpat schedule export --at +1h --args '{\"day\": \"2026-11-25\", \"full\": true}'";
+
+/// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
+///
+/// STATE is one or more of scheduled, due, running, retrying, succeeded, failed, cancelled,
+/// comma-separated. Tasks are listed by the time they are (or were) due.
+#[derive(Debug, Args)]
+#[command(after_long_help = LIST_EXAMPLES)]
+pub struct ListArgs {
+    /// Only tasks in these states, e.g. `due,retrying`
+    #[arg(long, value_name = "STATE,...")]
+    pub state: Option<String>,
+
+    /// Only tasks to this endpoint
+    #[arg(long, value_name = "NAME")]
+    pub endpoint: Option<String>,
+
+    /// Only tasks scheduled by this agent
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+
+    /// Only the task with this idempotency key
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Only tasks due before this time
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+
+    /// Only tasks due at or after this time
+    #[arg(long, value_name = "TIME")]
+    pub after: Option<String>,
+
+    /// At most this many rows
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  httpat list                                # the first 50 tasks by due time
+  httpat list --state failed,cancelled       # what needs a look
+  httpat list --endpoint release-roll --after now --limit 10";
+
+/// One task whole: its request, arguments, times, state, every attempt and every transition.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The task's id
+    pub id: i64,
+}
+
+/// Cancel tasks that have not started. Cancelling a cancelled task is fine; a running or
+/// finished one is refused.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat cancel 42 --reason 'roll moved by hand'\n  httpat cancel --key cool:CCT-0042"
+)]
+pub struct CancelArgs {
+    /// The tasks' ids
+    #[arg(required_unless_present = "key", conflicts_with = "key")]
+    pub ids: Vec<i64>,
+
+    /// Cancel the task with this idempotency key instead
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Why, kept in the task's history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// Send the requests whose time has come, record every response, and exit. Run it from cron
+/// every minute.
+///
+/// Silent on success; one line on stderr per task that failed for good or was cancelled by
+/// the executor, so cron's mail reaches the operator. Exit 0 whenever the tick did its work,
+/// whatever the tasks' outcomes; 1 when the database could not be used.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat tick                      # from cron: * * * * *\n  httpat tick --dry-run            # what would be sent now\n  httpat tick -v --concurrency 4   # with a summary line"
+)]
+pub struct TickArgs {
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: u32,
+
+    /// Stop claiming tasks when the next ones could not finish within this time
+    #[arg(long, default_value = "50s", value_name = "DURATION")]
+    pub max_runtime: String,
+
+    /// Send at most this many requests
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+
+    /// Print what would be sent (secrets masked) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Print a shell completion script.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat completions bash > ~/.local/share/bash-completion/completions/httpat\n  httpat completions zsh > ~/.zfunc/_httpat\n  httpat completions fish > ~/.config/fish/completions/httpat.fish"
+)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,53 @@
+//! `httpat endpoints`: the registry as a table.
+
+use anyhow::Result;
+use comfy_table::Cell;
+
+use crate::cli::EndpointsArgs;
+use crate::context::Context;
+use crate::render::{self, EndpointView};
+use crate::when;
+
+pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
+    let store = context.open_store()?;
+    let views: Vec<EndpointView> = store
+        .endpoints_with_waiting()?
+        .iter()
+        .map(|(endpoint, waiting)| EndpointView::new(endpoint, *waiting))
+        .collect();
+    if context.json {
+        return render::print_json(&views);
+    }
+    if views.is_empty() {
+        println!("No endpoints registered. Add one with: httpat register NAME --url URL");
+        return Ok(());
+    }
+    let mut table = render::table(&[
+        "name",
+        "method",
+        "url",
+        "timeout",
+        "attempts",
+        "deprecated",
+        "waiting",
+    ]);
+    for view in &views {
+        let timeout = std::time::Duration::from_millis(view.timeout_ms);
+        let deprecated = match (&view.deprecated, &view.deprecated_reason) {
+            (false, _) => String::new(),
+            (true, Some(reason)) => format!("yes: {reason}"),
+            (true, None) => "yes".to_string(),
+        };
+        table.add_row(vec![
+            Cell::new(&view.name),
+            Cell::new(&view.method),
+            Cell::new(&view.url),
+            Cell::new(when::display_duration(timeout)),
+            Cell::new(view.max_attempts),
+            Cell::new(deprecated),
+            Cell::new(view.tasks_waiting),
+        ]);
+    }
+    render::print_table(&table);
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! One module per subcommand, each a `run(args, context)` that reads like the SPEC.md paragraph
+//! it implements.
+
+mod cancel;
+mod completions;
+mod endpoints;
+mod list;
+mod register;
+mod schedule;
+mod show;
+
+use anyhow::Result;
+
+use crate::cli::Command;
+use crate::context::Context;
+
+pub fn run(command: Command, context: &Context) -> Result<()> {
+    match command {
+        Command::Register(args) => register::run(args, context),
+        Command::Endpoints(args) => endpoints::run(args, context),
+        Command::Schedule(args) => schedule::run(args, context),
+        Command::List(args) => list::run(args, context),
+        Command::Show(args) => show::run(args, context),
+        Command::Cancel(args) => cancel::run(args, context),
+        Command::Completions(args) => completions::run(args),
+    }
+}

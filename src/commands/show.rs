@@ -1,0 +1,244 @@
+//! `httpat show ID`: one task whole, its request, attempts and history.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::ShowArgs;
+use crate::context::Context;
+use crate::endpoint::DEFAULT_MAX_ATTEMPTS;
+use crate::error::refused;
+use crate::render::{self, TaskView};
+use crate::request::RequestPlan;
+use crate::store::{AttemptRecord, TransitionRecord};
+use crate::when;
+
+/// What `show --json` prints.
+#[derive(Debug, Serialize)]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub task: TaskView,
+    /// The request as it will be sent, secrets as `${VAR}`; null when it cannot be built.
+    pub request: Option<RequestPlan>,
+    /// Why the request cannot be built (endpoint removed, URL no longer renders).
+    pub request_error: Option<String>,
+    pub attempts: Vec<AttemptView>,
+    pub transitions: Vec<TransitionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptView {
+    pub number: u32,
+    pub tick_id: String,
+    pub started_at: String,
+    pub duration_ms: Option<i64>,
+    /// success, retryable, permanent, interrupted, executor_error; null while in flight.
+    pub outcome: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub content_type: Option<String>,
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+    pub body: Option<String>,
+    pub body_truncated: bool,
+    pub request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TransitionView {
+    pub at: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
+    let now = context.now()?;
+    let store = context.open_store()?;
+    let task = store
+        .task(args.id)?
+        .ok_or_else(|| refused(format!("task {} does not exist (see httpat list)", args.id)))?;
+    let endpoint = store.endpoint(&task.endpoint)?;
+    let budget = endpoint
+        .as_ref()
+        .map_or(DEFAULT_MAX_ATTEMPTS, |e| e.max_attempts);
+    let (request, request_error) = match &endpoint {
+        None => (
+            None,
+            Some(format!(
+                "endpoint \"{}\" is no longer registered",
+                task.endpoint
+            )),
+        ),
+        Some(endpoint) => match RequestPlan::build(endpoint, &task) {
+            Ok(plan) => (Some(plan), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        },
+    };
+    let detail = TaskDetail {
+        task: TaskView::new(&task, now, budget),
+        request,
+        request_error,
+        attempts: store
+            .attempts_of(task.id)?
+            .into_iter()
+            .map(attempt_view)
+            .collect(),
+        transitions: store
+            .transitions_of(task.id)?
+            .into_iter()
+            .map(transition_view)
+            .collect(),
+    };
+    if context.json {
+        return render::print_json(&detail);
+    }
+    print(&detail, now, context.utc);
+    Ok(())
+}
+
+fn attempt_view(attempt: AttemptRecord) -> AttemptView {
+    AttemptView {
+        number: attempt.number,
+        tick_id: attempt.tick_id,
+        started_at: when::rfc3339(attempt.started_at),
+        duration_ms: attempt.duration_ms,
+        outcome: attempt.outcome,
+        status: attempt.status,
+        error: attempt.error,
+        content_type: attempt.content_type,
+        retry_after: attempt.retry_after,
+        location: attempt.location,
+        body: attempt
+            .body
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        body_truncated: attempt.body_truncated,
+        request: attempt.request.and_then(|r| serde_json::from_str(&r).ok()),
+    }
+}
+
+fn transition_view(transition: TransitionRecord) -> TransitionView {
+    TransitionView {
+        at: when::rfc3339(transition.at),
+        from: transition.from,
+        to: transition.to,
+        actor: transition.actor,
+        detail: transition.detail,
+    }
+}
+
+fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
+    let task = &detail.task;
+    let time = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|at| render::time_with_relative(at.with_timezone(&Utc), now, utc))
+            .unwrap_or_else(|_| text.to_string())
+    };
+    let field = |name: &str, value: &str| println!("  {name:<13}{value}");
+    println!("Task {}", task.id);
+    let because = task
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    field("state", &format!("{}{because}", task.state));
+    field("endpoint", &task.endpoint);
+    field(
+        "arguments",
+        &serde_json::Value::Object(task.args.clone()).to_string(),
+    );
+    if let Some(key) = &task.key {
+        field("key", key);
+    }
+    field("priority", &task.priority.to_string());
+    field("agent", task.agent.as_deref().unwrap_or("-"));
+    field(
+        "attempts",
+        &format!("{} of {}", task.attempts, task.max_attempts),
+    );
+    field("created", &time(&task.created_at));
+    field("due", &time(&task.due_at));
+    if task.next_attempt_at != task.due_at && !task.state.is_finished() {
+        field("next attempt", &time(&task.next_attempt_at));
+    }
+    if let Some(finished) = &task.finished_at {
+        field("finished", &time(finished));
+    }
+    if let Some(result) = &task.last_result {
+        field("last result", result);
+    }
+    println!();
+    println!("Request");
+    match (&detail.request, &detail.request_error) {
+        (Some(request), _) => {
+            println!("  {} {}", request.method, request.url);
+            for (name, value) in &request.headers {
+                println!("  {name}: {value}");
+            }
+            if let Some(body) = &request.body {
+                println!();
+                println!("  {body}");
+            }
+        }
+        (None, error) => println!("  cannot be built: {}", error.as_deref().unwrap_or("?")),
+    }
+    println!();
+    println!("Attempts");
+    if detail.attempts.is_empty() {
+        println!("  none yet");
+    }
+    for attempt in &detail.attempts {
+        let result = match (&attempt.status, &attempt.error) {
+            (_, Some(error)) => error.clone(),
+            (Some(status), None) => status.to_string(),
+            (None, None) => "in flight".to_string(),
+        };
+        let duration = attempt
+            .duration_ms
+            .map(|ms| format!(" {ms}ms"))
+            .unwrap_or_default();
+        println!(
+            "  #{} {} {}{duration} {} (tick {})",
+            attempt.number,
+            time(&attempt.started_at),
+            attempt.outcome.as_deref().unwrap_or("running"),
+            result,
+            attempt.tick_id
+        );
+        if let Some(location) = &attempt.location {
+            println!("      Location: {location}");
+        }
+        if let Some(retry_after) = &attempt.retry_after {
+            println!("      Retry-After: {retry_after}");
+        }
+        if let Some(body) = attempt.body.as_deref().filter(|b| !b.is_empty()) {
+            let cut = if attempt.body_truncated {
+                " (truncated)"
+            } else {
+                ""
+            };
+            let content_type = attempt.content_type.as_deref().unwrap_or("body");
+            println!(
+                "      {content_type}{cut}: {}",
+                body.replace('\n', "\n      ")
+            );
+        }
+    }
+    println!();
+    println!("History");
+    for transition in &detail.transitions {
+        let from = transition.from.as_deref().unwrap_or("");
+        let detail = transition
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        println!(
+            "  {}  {from} -> {}  by {}{detail}",
+            time(&transition.at),
+            transition.to,
+            transition.actor
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! httpat: at(1) for HTTP requests. Endpoints and scheduled requests live in SQLite;
+//! `httpat tick`, run by cron every minute, sends the requests whose time has come.
+
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod endpoint;
+pub mod error;
+pub mod logfile;
+pub mod render;
+pub mod request;
+pub mod secrets;
+pub mod store;
+pub mod task;
+pub mod template;
+pub mod when;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::context::Context;
+
+/// Runs one httpat command line and returns the process exit code (SPEC.md: 0 done, 1 could not
+/// do its work, 2 bad usage, 3 refused).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version on stdout with code 0, usage errors with code 2.
+            let _ = error.print();
+            return error.exit_code();
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let context = Context::new(&cli.global);
+    match commands::run(cli.command, &context) {
+        Ok(()) => 0,
+        Err(error) => {
+            let code = error::exit_code(&error);
+            eprintln!("httpat: {error:#}");
+            if code == 1 {
+                if let Some(log_path) = context.log_path() {
+                    logfile::append(&log_path, None, &error);
+                }
+            }
+            code
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|_| verbose == 0 && !quiet);
+    env_logger::Builder::new()
+        .parse_filters(from_env.as_deref().unwrap_or(level))
+        .format(|out, record| {
+            use std::io::Write;
+            let level = match record.level() {
+                log::Level::Warn => "warning".to_string(),
+                other => other.as_str().to_ascii_lowercase(),
+            };
+            writeln!(out, "httpat: {level}: {}", record.args())
+        })
+        .init();
+}

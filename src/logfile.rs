@@ -1,0 +1,29 @@
+//! The log file: errors written in full (the whole chain, the backtrace when captured), appended,
+//! timestamped, readable only by its owner.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use chrono::Utc;
+
+/// Appends an error to the log file. Failing to log must not hide the error being logged, so a
+/// failure here is only reported on stderr.
+pub fn append(path: &Path, about: Option<&str>, error: &anyhow::Error) {
+    let mut entry = format!("{} ", crate::when::rfc3339(Utc::now()));
+    if let Some(about) = about {
+        entry.push_str(about);
+        entry.push_str(": ");
+    }
+    entry.push_str(&format!("{error:?}\n"));
+    let written = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(entry.as_bytes()));
+    if let Err(e) = written {
+        log::warn!("cannot write to the log file {}: {e}", path.display());
+    }
+}

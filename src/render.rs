@@ -1,0 +1,159 @@
+//! Output for people (tables) and for scripts (`--json`): each table row is built from the same
+//! view struct that `--json` serialises, so the two never disagree.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::endpoint::Endpoint;
+use crate::task::{State, Task};
+use crate::when;
+
+/// Prints one JSON document on stdout.
+pub fn print_json(value: &impl Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A table in httpat's style: no borders, a header row, colour only on a terminal.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().map(|h| Cell::new(h.to_uppercase())));
+    if std::io::stdout().is_terminal() {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table
+}
+
+/// Prints a table, its lines without trailing blanks.
+pub fn print_table(table: &Table) {
+    for line in table.lines() {
+        println!("{}", line.trim_end());
+    }
+}
+
+/// A cell for a state, coloured by one rule.
+pub fn state_cell(state: State) -> Cell {
+    let color = match state {
+        State::Scheduled => Color::Reset,
+        State::Due | State::Running => Color::Cyan,
+        State::Retrying => Color::Yellow,
+        State::Succeeded => Color::Green,
+        State::Failed => Color::Red,
+        State::Cancelled => Color::DarkGrey,
+    };
+    Cell::new(state).fg(color)
+}
+
+/// A time as "2026-11-27 08:00:00 +02:00 (in 35h 12m)".
+pub fn time_with_relative(at: DateTime<Utc>, now: DateTime<Utc>, utc: bool) -> String {
+    format!("{} ({})", when::display(at, utc), when::relative(at, now))
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    when::rfc3339(at)
+}
+
+fn rfc3339_opt(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(rfc3339)
+}
+
+/// An endpoint as `endpoints` shows it.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    pub name: String,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<String>,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    pub success: String,
+    pub description: Option<String>,
+    pub deprecated: bool,
+    pub deprecated_reason: Option<String>,
+    pub tasks_waiting: u64,
+}
+
+impl EndpointView {
+    pub fn new(endpoint: &Endpoint, tasks_waiting: u64) -> EndpointView {
+        EndpointView {
+            name: endpoint.name.clone(),
+            method: endpoint.method.clone(),
+            url: endpoint.url.clone(),
+            headers: endpoint
+                .headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect(),
+            timeout_ms: endpoint.timeout.as_millis() as u64,
+            max_attempts: endpoint.max_attempts,
+            success: endpoint.success.as_str().to_string(),
+            description: endpoint.description.clone(),
+            deprecated: endpoint.deprecated_at.is_some(),
+            deprecated_reason: endpoint.deprecated_reason.clone(),
+            tasks_waiting,
+        }
+    }
+}
+
+/// A task as `list` and `show` give it.
+#[derive(Debug, Serialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub endpoint: String,
+    pub state: State,
+    pub args: Map<String, Value>,
+    pub key: Option<String>,
+    pub priority: i64,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub agent: Option<String>,
+    pub created_at: String,
+    pub due_at: String,
+    pub next_attempt_at: String,
+    pub finished_at: Option<String>,
+    pub last_result: Option<String>,
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub when: DateTime<Utc>,
+}
+
+impl TaskView {
+    /// `default_max_attempts` is the endpoint's budget, used when the task has none of its own.
+    pub fn new(task: &Task, now: DateTime<Utc>, default_max_attempts: u32) -> TaskView {
+        let state = task.state(now);
+        let when = match (state.is_finished(), task.finished_at) {
+            (true, Some(finished)) => finished,
+            _ => task.next_attempt_at,
+        };
+        TaskView {
+            id: task.id,
+            endpoint: task.endpoint.clone(),
+            state,
+            args: task.args.clone(),
+            key: task.key.clone(),
+            priority: task.priority,
+            attempts: task.attempts_used(),
+            max_attempts: task.max_attempts.unwrap_or(default_max_attempts),
+            agent: task.agent.clone(),
+            created_at: rfc3339(task.created_at),
+            due_at: rfc3339(task.due_at),
+            next_attempt_at: rfc3339(task.next_attempt_at),
+            finished_at: rfc3339_opt(task.finished_at),
+            last_result: task.last_result.clone(),
+            reason: task.reason.clone(),
+            when,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The HTTP request a task makes: built the same way for `show`, `tick --dry-run` and the real
+//! send, with header values as written (`${VAR}`) until the moment of sending.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::endpoint::Endpoint;
+use crate::secrets::{self, Secret};
+use crate::task::Task;
+
+pub const USER_AGENT: &str = concat!("httpat/", env!("CARGO_PKG_VERSION"));
+
+/// A request as stored and shown: secrets appear as `${VAR}`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestPlan {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl RequestPlan {
+    /// The request for `task` to `endpoint`.
+    pub fn build(endpoint: &Endpoint, task: &Task) -> Result<RequestPlan> {
+        let in_query = endpoint.sends_args_in_query();
+        let url = endpoint
+            .template()
+            .and_then(|template| template.render(&task.args, in_query))
+            .with_context(|| {
+                format!("the URL of endpoint \"{}\" does not render", endpoint.name)
+            })?;
+        let mut headers = vec![
+            ("User-Agent".to_string(), USER_AGENT.to_string()),
+            ("Idempotency-Key".to_string(), task.idempotency_key()),
+        ];
+        let body = if in_query {
+            None
+        } else {
+            headers.push(("Content-Type".to_string(), "application/json".to_string()));
+            Some(serde_json::Value::Object(task.args.clone()).to_string())
+        };
+        // The endpoint's own headers come last and win over the defaults of the same name.
+        for (name, value) in &endpoint.headers {
+            headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+            headers.push((name.clone(), value.clone()));
+        }
+        Ok(RequestPlan {
+            method: endpoint.method.clone(),
+            url,
+            headers,
+            body,
+        })
+    }
+
+    /// The header values with `${VAR}` expanded from `lookup`, and the secrets found, for masking.
+    pub fn expand_headers(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Vec<(String, String)>, Vec<Secret>)> {
+        let mut found = Vec::new();
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let expanded = secrets::expand(value, &lookup, &mut found)
+                    .with_context(|| format!("header \"{name}\""))?;
+                Ok((name.clone(), expanded))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((headers, found))
+    }
+}

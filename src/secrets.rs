@@ -1,0 +1,148 @@
+//! `${VAR}` in header values: checked when an endpoint is registered, expanded from the
+//! environment only when a request is sent, and masked wherever a response echoes it back.
+
+use anyhow::{anyhow, Result};
+
+/// One `${VAR}` reference and the value it had when the request was built.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: String,
+    pub value: String,
+}
+
+/// A piece of a header value: plain text or a `${VAR}` reference.
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
+/// Splits `text` at its `${VAR}` references.
+fn pieces(text: &str) -> Result<Vec<Piece<'_>>> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        pieces.push(Piece::Text(&rest[..start]));
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| anyhow!("`${{` is never closed by `}}`"))?;
+        let name = &after[..end];
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(anyhow!(
+                "\"${{{name}}}\" is not a variable name: use letters, digits and `_`"
+            ));
+        }
+        pieces.push(Piece::Var(name));
+        rest = &after[end + 1..];
+    }
+    pieces.push(Piece::Text(rest));
+    Ok(pieces)
+}
+
+/// Checks that every `${` in a header value is a well-formed reference.
+pub fn check_references(value: &str) -> Result<()> {
+    pieces(value).map(|_| ())
+}
+
+/// Expands every `${VAR}` from `lookup`; an unset variable is an error naming it (never a value).
+pub fn expand(
+    value: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    secrets: &mut Vec<Secret>,
+) -> Result<String> {
+    let mut expanded = String::new();
+    for piece in pieces(value)? {
+        match piece {
+            Piece::Text(text) => expanded.push_str(text),
+            Piece::Var(name) => {
+                let found = lookup(name).ok_or_else(|| {
+                    anyhow!("environment variable {name} is not set in the tick's environment")
+                })?;
+                expanded.push_str(&found);
+                if !found.is_empty() {
+                    secrets.push(Secret {
+                        name: name.to_string(),
+                        value: found,
+                    });
+                }
+            }
+        }
+    }
+    Ok(expanded)
+}
+
+/// Replaces every secret value in `text` by its `${VAR}` name.
+pub fn mask(text: &str, secrets: &[Secret]) -> String {
+    let mut masked = text.to_string();
+    for secret in secrets {
+        if masked.contains(&secret.value) {
+            masked = masked.replace(&secret.value, &format!("${{{}}}", secret.name));
+        }
+    }
+    masked
+}
+
+/// Replaces every secret value in raw bytes (a response body) by its `${VAR}` name.
+pub fn mask_bytes(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
+    let mut masked = bytes.to_vec();
+    for secret in secrets {
+        let needle = secret.value.as_bytes();
+        let replacement = format!("${{{}}}", secret.name).into_bytes();
+        let mut out = Vec::with_capacity(masked.len());
+        let mut i = 0;
+        while i < masked.len() {
+            if masked[i..].starts_with(needle) {
+                out.extend_from_slice(&replacement);
+                i += needle.len();
+            } else {
+                out.push(masked[i]);
+                i += 1;
+            }
+        }
+        masked = out;
+    }
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "IMS_TOKEN").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn expands_and_masks() {
+        let mut secrets = Vec::new();
+        let value = expand("Bearer ${IMS_TOKEN}", env, &mut secrets).unwrap();
+        assert_eq!(value, "Bearer s3cret");
+        assert_eq!(
+            mask("echo: Bearer s3cret", &secrets),
+            "echo: Bearer ${IMS_TOKEN}"
+        );
+        assert_eq!(
+            mask_bytes(b"s3cret and s3cret", &secrets),
+            b"${IMS_TOKEN} and ${IMS_TOKEN}".to_vec()
+        );
+    }
+
+    #[test]
+    fn unset_variables_are_named() {
+        let error = expand("${NOPE}", env, &mut Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("NOPE"));
+    }
+
+    #[test]
+    fn malformed_references_are_refused() {
+        for bad in ["${", "${1X}", "${A B}", "${}"] {
+            assert!(check_references(bad).is_err(), "{bad}");
+        }
+        assert!(check_references("plain $HOME text").is_ok());
+    }
+}

@@ -1,0 +1,98 @@
+//! Endpoints in the database.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{from_millis, millis, Store};
+use crate::endpoint::{Endpoint, SuccessStatuses};
+
+const ENDPOINT_COLUMNS: &str = "name, method, url, headers, timeout_ms, max_attempts, success, \
+     description, deprecated_at, deprecated_reason";
+
+fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
+    let headers: String = row.get(3)?;
+    let success: String = row.get(6)?;
+    let timeout_ms: i64 = row.get(4)?;
+    Ok(Endpoint {
+        name: row.get(0)?,
+        method: row.get(1)?,
+        url: row.get(2)?,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        timeout: Duration::from_millis(timeout_ms.max(0) as u64),
+        max_attempts: row.get(5)?,
+        // Stored lists were checked when registered; a damaged one falls back to the default.
+        success: SuccessStatuses::parse(&success)
+            .or_else(|_| SuccessStatuses::parse(crate::endpoint::DEFAULT_SUCCESS))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+        description: row.get(7)?,
+        deprecated_at: row.get::<_, Option<i64>>(8)?.map(from_millis),
+        deprecated_reason: row.get(9)?,
+    })
+}
+
+impl Store {
+    /// The endpoint with this name, if registered.
+    pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = ?1");
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([name], endpoint_from_row)
+            .optional()
+            .with_context(|| format!("cannot read endpoint \"{name}\""))
+    }
+
+    /// Every endpoint by name, with how many unfinished tasks it has.
+    pub fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS}, \
+                 (SELECT count(*) FROM tasks t WHERE t.endpoint = e.name AND t.outcome IS NULL) \
+             FROM endpoints e ORDER BY name"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([], |row| {
+            Ok((endpoint_from_row(row)?, row.get::<_, i64>(10)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The registered names, for messages that say what exists.
+    pub fn endpoint_names(&self) -> Result<Vec<String>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT name FROM endpoints ORDER BY name")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Inserts the endpoint, or replaces the stored one of the same name.
+    pub fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
+        let headers = serde_json::to_string(&endpoint.headers)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
+                     success, description, deprecated_at, deprecated_reason, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+                 ON CONFLICT (name) DO UPDATE SET method = ?2, url = ?3, headers = ?4, \
+                     timeout_ms = ?5, max_attempts = ?6, success = ?7, description = ?8, \
+                     deprecated_at = ?9, deprecated_reason = ?10, updated_at = ?11",
+            )?
+            .execute(params![
+                endpoint.name,
+                endpoint.method,
+                endpoint.url,
+                headers,
+                endpoint.timeout.as_millis() as i64,
+                endpoint.max_attempts,
+                endpoint.success.as_str(),
+                endpoint.description,
+                endpoint.deprecated_at.map(millis),
+                endpoint.deprecated_reason,
+                millis(now),
+            ])
+            .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;
+        Ok(())
+    }
+}

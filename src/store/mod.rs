@@ -1,0 +1,153 @@
+//! The database: connection, pragmas, migrations, and every SQL string of httpat. Callers ask for
+//! what they want (`claim_due`, `tasks_matching`) and get domain types back.
+
+mod endpoints;
+mod tasks;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{Migrations, M};
+
+pub use tasks::{AttemptRecord, NewTask, TaskFilter, TransitionRecord, COUNT_CAP};
+
+/// The schema, one file per version, applied in order and never edited once released.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_initial.sql"))];
+
+/// How long a writer waits for another before giving up: ticks and schedules from several
+/// processes share one file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (folder 0700, file 0600) and bringing its
+    /// schema up to date. A database from a newer httpat is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Store> {
+        create_if_missing(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .configure()
+            .with_context(|| format!("cannot use the database {}", path.display()))?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        let version = self.schema_version()?;
+        if version > MIGRATIONS.len() {
+            bail!(
+                "it was made by a newer httpat (schema version {version}; this httpat knows up \
+                 to {}): upgrade httpat, the database was not changed",
+                MIGRATIONS.len()
+            );
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if mode != "wal" {
+            bail!("cannot switch it to WAL journaling (it stays in {mode} mode)");
+        }
+        // An acknowledged task must survive a power cut: every commit is synced.
+        self.conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+        )?;
+        // A short-lived process need not pay for a checkpoint at exit; the WAL is checkpointed
+        // automatically as it grows.
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        if version < MIGRATIONS.len() {
+            let migrated = Migrations::from_slice(MIGRATIONS).to_latest(&mut self.conn);
+            // Two processes may open a new database at once: the loser's migration fails, and
+            // finds the schema already brought up to date by the winner.
+            if let Err(error) = migrated {
+                if self.schema_version()? != MIGRATIONS.len() {
+                    bail!("cannot bring its schema up to date: {error}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<usize> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        Ok(version.max(0) as usize)
+    }
+
+    /// Runs `work` in one write transaction (taken at once, so two writers never deadlock):
+    /// committed if it returns Ok, rolled back otherwise.
+    pub fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match work(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(error) => {
+                // The rollback's own error would hide the one that matters.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+}
+
+fn create_if_missing(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Another process made it first: fine.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create the database {}", path.display())),
+    }
+}
+
+/// Milliseconds since the epoch, as stored.
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// A stored time back as a `DateTime`.
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    // Stored times come from `millis`, so they are in range; the epoch is a safe fallback.
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

@@ -1,0 +1,348 @@
+//! Tasks, their attempts and their transitions in the database.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+use super::{from_millis, millis, Store};
+use crate::task::{Outcome, State, Task};
+
+pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_attempts, agent, \
+     created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, lease_until, outcome, \
+     finished_at, reason, last_result";
+
+pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
+    let args: String = row.get(2)?;
+    let outcome: Option<String> = row.get(14)?;
+    Ok(Task {
+        id: row.get(0)?,
+        endpoint: row.get(1)?,
+        args: serde_json::from_str(&args).unwrap_or_default(),
+        key: row.get(3)?,
+        priority: row.get(4)?,
+        max_attempts: row.get(5)?,
+        agent: row.get(6)?,
+        created_at: from_millis(row.get(7)?),
+        due_at: from_millis(row.get(8)?),
+        next_attempt_at: from_millis(row.get(9)?),
+        attempts: row.get(10)?,
+        attempts_base: row.get(11)?,
+        tick_id: row.get(12)?,
+        lease_until: row.get::<_, Option<i64>>(13)?.map(from_millis),
+        outcome: outcome.as_deref().and_then(Outcome::parse),
+        finished_at: row.get::<_, Option<i64>>(15)?.map(from_millis),
+        reason: row.get(16)?,
+        last_result: row.get(17)?,
+    })
+}
+
+/// The SQL condition that selects tasks in `state` at `:now`: the mirror of `task::state_of`.
+pub(super) fn state_condition(state: State) -> &'static str {
+    match state {
+        State::Succeeded => "outcome = 'succeeded'",
+        State::Failed => "outcome = 'failed'",
+        State::Cancelled => "outcome = 'cancelled'",
+        State::Running => "(outcome IS NULL AND tick_id IS NOT NULL)",
+        State::Retrying => "(outcome IS NULL AND tick_id IS NULL AND attempts > attempts_base)",
+        State::Scheduled => {
+            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
+             AND next_attempt_at > :now)"
+        }
+        State::Due => {
+            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
+             AND next_attempt_at <= :now)"
+        }
+    }
+}
+
+/// A task about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub endpoint: String,
+    pub args: Map<String, Value>,
+    pub key: Option<String>,
+    pub priority: i64,
+    pub max_attempts: Option<u32>,
+    pub agent: Option<String>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// What `list` asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub states: Vec<State>,
+    pub endpoint: Option<String>,
+    pub agent: Option<String>,
+    pub key: Option<String>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// One attempt as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub number: u32,
+    pub tick_id: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i64>,
+    pub outcome: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub request: Option<String>,
+    pub content_type: Option<String>,
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+    pub body: Option<Vec<u8>>,
+    pub body_truncated: bool,
+}
+
+/// One transition as stored.
+#[derive(Debug, Clone)]
+pub struct TransitionRecord {
+    pub at: DateTime<Utc>,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// Counting stops here, so that `list` stays fast on millions of tasks.
+pub const COUNT_CAP: u64 = 10_000;
+
+impl Store {
+    /// Stores a new task and its `created` transition; returns its id.
+    pub fn insert_task(&self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<i64> {
+        let args = serde_json::to_string(&task.args)?;
+        let due = millis(task.due_at);
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO tasks (endpoint, args, key, priority, max_attempts, agent, created_at, \
+                     due_at, next_attempt_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    task.endpoint,
+                    args,
+                    task.key,
+                    task.priority,
+                    task.max_attempts,
+                    task.agent,
+                    millis(now),
+                    due
+                ],
+                |row| row.get(0),
+            )
+            .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
+        let initial = if task.due_at > now {
+            State::Scheduled
+        } else {
+            State::Due
+        };
+        self.record_transition(id, now, None, initial, actor, Some("created"))?;
+        Ok(id)
+    }
+
+    /// The task with this id, if any.
+    pub fn task(&self, id: i64) -> Result<Option<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1");
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], task_from_row)
+            .optional()
+            .with_context(|| format!("cannot read task {id}"))
+    }
+
+    /// The task holding this idempotency key, if any.
+    pub fn task_by_key(&self, key: &str) -> Result<Option<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE key = ?1");
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([key], task_from_row)
+            .optional()
+            .with_context(|| format!("cannot read the task with key \"{key}\""))
+    }
+
+    /// Up to `limit` tasks matching `filter` in time order, and how many match in all (exact up
+    /// to `COUNT_CAP`, else `COUNT_CAP + 1`).
+    pub fn tasks_matching(
+        &self,
+        filter: &TaskFilter,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<Task>, u64)> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<(&str, SqlValue)> = vec![(":now", millis(now).into())];
+        if !filter.states.is_empty() {
+            let states: Vec<&str> = filter.states.iter().map(|s| state_condition(*s)).collect();
+            conditions.push(format!("({})", states.join(" OR ")));
+        }
+        let mut text = |column: &str, name: &'static str, value: &Option<String>| {
+            if let Some(value) = value {
+                conditions.push(format!("{column} = {name}"));
+                values.push((name, value.clone().into()));
+            }
+        };
+        text("endpoint", ":endpoint", &filter.endpoint);
+        text("agent", ":agent", &filter.agent);
+        text("key", ":key", &filter.key);
+        if let Some(before) = filter.before {
+            conditions.push("next_attempt_at < :before".into());
+            values.push((":before", millis(before).into()));
+        }
+        if let Some(after) = filter.after {
+            conditions.push("next_attempt_at >= :after".into());
+            values.push((":after", millis(after).into()));
+        }
+        let condition = if conditions.is_empty() {
+            "1".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        if !condition.contains(":now") {
+            // SQLite refuses a named parameter that the statement does not use.
+            values.retain(|(name, _)| *name != ":now");
+        }
+        values.push((":limit", SqlValue::Integer(limit.into())));
+        let list_sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE {condition} \
+             ORDER BY next_attempt_at, id LIMIT :limit"
+        );
+        let tasks = self
+            .conn
+            .prepare_cached(&list_sql)?
+            .query_map(named(&values).as_slice(), task_from_row)?
+            .collect::<rusqlite::Result<Vec<Task>>>()?;
+        if let Some(last) = values.last_mut() {
+            last.1 = SqlValue::Integer(COUNT_CAP as i64 + 1);
+        }
+        let count_sql =
+            format!("SELECT count(*) FROM (SELECT 1 FROM tasks WHERE {condition} LIMIT :limit)");
+        let matched: i64 = self
+            .conn
+            .prepare_cached(&count_sql)?
+            .query_row(named(&values).as_slice(), |row| row.get(0))?;
+        let matched = matched as u64;
+        Ok((tasks, matched))
+    }
+
+    /// Records a change of state in the task's history.
+    pub fn record_transition(
+        &self,
+        task_id: i64,
+        at: DateTime<Utc>,
+        from: Option<State>,
+        to: State,
+        actor: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                task_id,
+                millis(at),
+                from.map(State::as_str),
+                to.as_str(),
+                actor,
+                detail
+            ])
+            .with_context(|| format!("cannot record the history of task {task_id}"))?;
+        Ok(())
+    }
+
+    /// Marks an unclaimed task cancelled; returns false when it was claimed meanwhile.
+    pub fn cancel_task(&self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET outcome = 'cancelled', finished_at = ?2, reason = ?3 \
+                 WHERE id = ?1 AND outcome IS NULL AND tick_id IS NULL",
+            )?
+            .execute(params![id, millis(now), reason])
+            .with_context(|| format!("cannot cancel task {id}"))?;
+        Ok(changed == 1)
+    }
+
+    /// Every attempt of a task, oldest first.
+    pub fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT number, tick_id, started_at, duration_ms, outcome, status, error, request, \
+                 content_type, retry_after, location, body, body_truncated \
+             FROM attempts WHERE task_id = ?1 ORDER BY number",
+        )?;
+        let rows = statement.query_map([task_id], |row| {
+            Ok(AttemptRecord {
+                number: row.get(0)?,
+                tick_id: row.get(1)?,
+                started_at: from_millis(row.get(2)?),
+                duration_ms: row.get(3)?,
+                outcome: row.get(4)?,
+                status: row.get(5)?,
+                error: row.get(6)?,
+                request: row.get(7)?,
+                content_type: row.get(8)?,
+                retry_after: row.get(9)?,
+                location: row.get(10)?,
+                body: row.get(11)?,
+                body_truncated: row.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every transition of a task, oldest first.
+    pub fn transitions_of(&self, task_id: i64) -> Result<Vec<TransitionRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT at, from_state, to_state, actor, detail FROM transitions \
+             WHERE task_id = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([task_id], |row| {
+            Ok(TransitionRecord {
+                at: from_millis(row.get(0)?),
+                from: row.get(1)?,
+                to: row.get(2)?,
+                actor: row.get(3)?,
+                detail: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Which of `states` each given task is in, by the SQL filters (for the test that holds them
+    /// to `state_of`).
+    pub fn states_by_sql(&self, task_id: i64, now: DateTime<Utc>) -> Result<Vec<State>> {
+        let mut found = Vec::new();
+        for state in State::ALL {
+            let sql = format!(
+                "SELECT count(*) FROM tasks WHERE id = :id AND {}",
+                state_condition(state)
+            );
+            let mut statement = self.conn.prepare_cached(&sql)?;
+            let count: i64 = if sql.contains(":now") {
+                statement.query_row(
+                    rusqlite::named_params! {":id": task_id, ":now": millis(now)},
+                    |row| row.get(0),
+                )?
+            } else {
+                statement.query_row(rusqlite::named_params! {":id": task_id}, |row| row.get(0))?
+            };
+            if count > 0 {
+                found.push(state);
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn named<'a>(values: &'a [(&'a str, SqlValue)]) -> Vec<(&'a str, &'a dyn rusqlite::ToSql)> {
+    values
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect()
+}
