@@ -62,7 +62,7 @@ pub enum Command {
     List(ListArgs),
     Show(ShowArgs),
     Cancel(CancelArgs),
-    // Tick(TickArgs),
+    Tick(TickArgs),
     Completions(CompletionsArgs),
 }
 

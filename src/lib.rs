@@ -1,11 +1,13 @@
 //! httpat: at(1) for HTTP requests. Endpoints and scheduled requests live in SQLite;
 //! `httpat tick`, run by cron every minute, sends the requests whose time has come.
 
+pub mod attempt;
 pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod endpoint;
 pub mod error;
+pub mod executor;
 pub mod logfile;
 pub mod render;
 pub mod request;

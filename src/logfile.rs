@@ -8,15 +8,26 @@ use std::path::Path;
 
 use chrono::Utc;
 
-/// Appends an error to the log file. Failing to log must not hide the error being logged, so a
-/// failure here is only reported on stderr.
+/// Appends an error to the log file: its whole chain, and its backtrace when one was captured.
 pub fn append(path: &Path, about: Option<&str>, error: &anyhow::Error) {
+    write_entry(path, about, &format!("{error:?}"));
+}
+
+/// Appends a message that is already complete (a task's error as the tick recorded it).
+pub fn append_message(path: &Path, about: Option<&str>, message: &str) {
+    write_entry(path, about, message);
+}
+
+/// Failing to log must not hide what is being logged, so a failure here is only reported on
+/// stderr.
+fn write_entry(path: &Path, about: Option<&str>, text: &str) {
     let mut entry = format!("{} ", crate::when::rfc3339(Utc::now()));
     if let Some(about) = about {
         entry.push_str(about);
         entry.push_str(": ");
     }
-    entry.push_str(&format!("{error:?}\n"));
+    entry.push_str(text);
+    entry.push('\n');
     let written = OpenOptions::new()
         .create(true)
         .append(true)

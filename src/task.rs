@@ -7,6 +7,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use std::time::Duration;
+
+use crate::endpoint::SuccessStatuses;
 use crate::error::usage;
 
 /// Where a task is in its life (SPEC.md, "Task states").
@@ -177,6 +180,90 @@ pub fn state_of(
     }
 }
 
+/// What one attempt's result means for the task (SPEC.md, tick step 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A success status.
+    Success,
+    /// Worth another attempt: connection errors, timeouts, 408, 429, 5xx.
+    Retryable,
+    /// Any other status: no attempt will do better.
+    Permanent,
+    /// httpat itself could not make the request (an unset `${VAR}`, a URL that no longer
+    /// renders, an endpoint removed): the task is cancelled with the error as its reason.
+    ExecutorError,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Success => "success",
+            Verdict::Retryable => "retryable",
+            Verdict::Permanent => "permanent",
+            Verdict::ExecutorError => "executor_error",
+        }
+    }
+}
+
+/// Classifies a response status against the endpoint's success list.
+pub fn classify_status(status: u16, success: &SuccessStatuses) -> Verdict {
+    if success.contains(status) {
+        Verdict::Success
+    } else if status == 408 || status == 429 || (500..600).contains(&status) {
+        Verdict::Retryable
+    } else {
+        Verdict::Permanent
+    }
+}
+
+/// The first retry waits this long; each next one twice as long, up to `BACKOFF_CAP`.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(60);
+pub const BACKOFF_CAP: Duration = Duration::from_secs(3600);
+
+/// How long to wait after the `attempt`-th failed attempt (1-based): 1 min, 2 min, 4 min ...
+/// capped at 1 h, plus up to 10 % jitter (`jitter` in 0..1) so that a burst of failures does
+/// not come back as a burst; never less than the server's `Retry-After`.
+pub fn backoff(attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    let base = BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_CAP);
+    let jittered = base.mul_f64(1.0 + 0.1 * jitter.clamp(0.0, 1.0));
+    jittered.max(retry_after.unwrap_or_default())
+}
+
+/// Where a task goes after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub state: State,
+    /// When the next attempt may start (for `retrying`).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Decides a task's next state from an attempt's verdict; `attempts_used` counts this attempt.
+pub fn decide(
+    verdict: Verdict,
+    attempts_used: u32,
+    max_attempts: u32,
+    finished_at: DateTime<Utc>,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Decision {
+    let state = match verdict {
+        Verdict::Success => State::Succeeded,
+        Verdict::Permanent => State::Failed,
+        Verdict::ExecutorError => State::Cancelled,
+        Verdict::Retryable if attempts_used >= max_attempts => State::Failed,
+        Verdict::Retryable => State::Retrying,
+    };
+    let next_attempt_at = (state == State::Retrying).then(|| {
+        let wait = backoff(attempts_used, retry_after, jitter);
+        finished_at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+    });
+    Decision {
+        state,
+        next_attempt_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +286,67 @@ mod tests {
         for (outcome, claimed, used, next, expected) in cases {
             assert_eq!(state_of(outcome, claimed, used, next, now), expected);
         }
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let success = SuccessStatuses::parse("2xx,409").unwrap();
+        let cases = [
+            (200, Verdict::Success),
+            (204, Verdict::Success),
+            (409, Verdict::Success),
+            (301, Verdict::Permanent),
+            (400, Verdict::Permanent),
+            (404, Verdict::Permanent),
+            (408, Verdict::Retryable),
+            (429, Verdict::Retryable),
+            (500, Verdict::Retryable),
+            (503, Verdict::Retryable),
+        ];
+        for (status, verdict) in cases {
+            assert_eq!(classify_status(status, &success), verdict, "{status}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour_and_honours_retry_after() {
+        let minutes = |attempt| backoff(attempt, None, 0.0).as_secs() / 60;
+        assert_eq!(
+            [1, 2, 3, 4, 7, 8, 30].map(minutes),
+            [1, 2, 4, 8, 60, 60, 60]
+        );
+        assert_eq!(backoff(1, None, 1.0), Duration::from_secs(66));
+        assert_eq!(
+            backoff(1, Some(Duration::from_secs(600)), 0.5),
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn decisions_follow_the_budget() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let retry = decide(Verdict::Retryable, 1, 5, now, None, 0.0);
+        assert_eq!(retry.state, State::Retrying);
+        assert_eq!(
+            retry.next_attempt_at,
+            Some(now + chrono::Duration::minutes(1))
+        );
+        assert_eq!(
+            decide(Verdict::Retryable, 5, 5, now, None, 0.0).state,
+            State::Failed
+        );
+        assert_eq!(
+            decide(Verdict::Permanent, 1, 5, now, None, 0.0).state,
+            State::Failed
+        );
+        assert_eq!(
+            decide(Verdict::Success, 1, 5, now, None, 0.0).state,
+            State::Succeeded
+        );
+        assert_eq!(
+            decide(Verdict::ExecutorError, 1, 5, now, None, 0.0).state,
+            State::Cancelled
+        );
     }
 
     #[test]

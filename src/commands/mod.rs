@@ -8,6 +8,7 @@ mod list;
 mod register;
 mod schedule;
 mod show;
+mod tick;
 
 use anyhow::Result;
 
@@ -22,6 +23,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::List(args) => list::run(args, context),
         Command::Show(args) => show::run(args, context),
         Command::Cancel(args) => cancel::run(args, context),
+        Command::Tick(args) => tick::run(args, context),
         Command::Completions(args) => completions::run(args),
     }
 }

@@ -44,6 +44,14 @@ impl Store {
             .with_context(|| format!("cannot read endpoint \"{name}\""))
     }
 
+    /// Every endpoint, by name.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([], endpoint_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every endpoint by name, with how many unfinished tasks it has.
     pub fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
         let sql = format!(

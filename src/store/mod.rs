@@ -1,8 +1,10 @@
 //! The database: connection, pragmas, migrations, and every SQL string of httpat. Callers ask for
 //! what they want (`claim_due`, `tasks_matching`) and get domain types back.
 
+mod claims;
 mod endpoints;
 mod tasks;
+mod ticks;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -16,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 
 pub use tasks::{AttemptRecord, NewTask, TaskFilter, TransitionRecord, COUNT_CAP};
+pub use ticks::TickCounts;
 
 /// The schema, one file per version, applied in order and never edited once released.
 const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_initial.sql"))];

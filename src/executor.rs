@@ -1,0 +1,354 @@
+//! Sending requests: a fixed pool of worker threads sharing one HTTP agent (keep-alive,
+//! connection reuse). Each worker builds a task's request, expands its secrets at the last
+//! moment, sends it, and reports an `AttemptResult` with every secret masked.
+
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ureq::http;
+
+use crate::attempt::AttemptResult;
+use crate::endpoint::Endpoint;
+use crate::request::RequestPlan;
+use crate::secrets::{self, Secret};
+use crate::task::{classify_status, Task, Verdict};
+
+/// Response bodies are stored up to this size; the rest is cut and the cut recorded.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// One claimed task to send.
+pub struct Job {
+    pub task: Task,
+    /// None when the endpoint was removed after the task was scheduled.
+    pub endpoint: Option<Arc<Endpoint>>,
+}
+
+/// The worker pool. Dropping the job sender ends the workers once the queue is empty.
+pub struct Pool {
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `size` workers; results arrive on the returned receiver. `clock` gives the current
+    /// time (pinnable in tests).
+    pub fn start(
+        size: usize,
+        clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    ) -> (Pool, Receiver<AttemptResult>) {
+        let agent = agent();
+        let (job_sender, job_receiver) = mpsc::channel::<Job>();
+        let job_receiver = Arc::new(Mutex::new(job_receiver));
+        let (result_sender, results) = mpsc::channel();
+        let workers = (0..size.max(1))
+            .map(|_| {
+                let agent = agent.clone();
+                let jobs = Arc::clone(&job_receiver);
+                let results = result_sender.clone();
+                let clock = Arc::clone(&clock);
+                std::thread::spawn(move || loop {
+                    // A poisoned lock only means another worker panicked while waiting.
+                    let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = next else { break };
+                    let result = perform_guarded(&agent, &job, clock.as_ref());
+                    if results.send(result).is_err() {
+                        break;
+                    }
+                })
+            })
+            .collect();
+        (
+            Pool {
+                jobs: Some(job_sender),
+                workers,
+            },
+            results,
+        )
+    }
+
+    pub fn submit(&self, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            // The workers outlive the sender, so the queue is open while we hold it.
+            let _ = jobs.send(job);
+        }
+    }
+
+    /// Lets the workers finish what is queued, then waits for them.
+    pub fn finish(mut self) {
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The HTTP agent every worker shares: statuses are results, not errors; no redirects are
+/// followed; proxies come from the environment; timeouts are set per request.
+pub fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(crate::request::USER_AGENT)
+        .proxy(ureq::Proxy::try_from_env())
+        .timeout_global(Some(crate::endpoint::DEFAULT_TIMEOUT))
+        .max_idle_connections_per_host(64)
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// Performs a job; a panic becomes an executor error for that task alone.
+fn perform_guarded(
+    agent: &ureq::Agent,
+    job: &Job,
+    clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
+) -> AttemptResult {
+    let started_at = clock();
+    let outcome = catch_unwind(AssertUnwindSafe(|| perform(agent, job, clock)));
+    outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        executor_error(
+            job,
+            started_at,
+            format!("internal error while sending: {message}"),
+        )
+    })
+}
+
+/// Builds, sends and classifies one task's request.
+pub fn perform(
+    agent: &ureq::Agent,
+    job: &Job,
+    clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
+) -> AttemptResult {
+    let started_at = clock();
+    let Some(endpoint) = &job.endpoint else {
+        let message = format!("endpoint \"{}\" is no longer registered", job.task.endpoint);
+        return executor_error(job, started_at, message);
+    };
+    let plan = match RequestPlan::build(endpoint, &job.task) {
+        Ok(plan) => plan,
+        Err(e) => return executor_error(job, started_at, format!("{e:#}")),
+    };
+    let stored_request = serde_json::to_string(&plan).ok();
+    let (headers, secrets) = match plan.expand_headers(|name| std::env::var(name).ok()) {
+        Ok(expanded) => expanded,
+        Err(e) => {
+            let mut result = executor_error(job, started_at, format!("{e:#}"));
+            result.request = stored_request;
+            return result;
+        }
+    };
+    let timer = Instant::now();
+    let sent = send(agent, &plan, &headers, endpoint.timeout);
+    let duration_ms = timer.elapsed().as_millis() as i64;
+    let mut result = AttemptResult {
+        task_id: job.task.id,
+        number: job.task.attempts,
+        started_at,
+        duration_ms,
+        verdict: Verdict::Retryable,
+        status: None,
+        error: None,
+        request: stored_request,
+        content_type: None,
+        retry_after: None,
+        location: None,
+        body: None,
+        body_truncated: false,
+    };
+    match sent {
+        Ok(response) => {
+            result.verdict = classify_status(response.status, &endpoint.success);
+            result.status = Some(response.status);
+            result.content_type = response.content_type.map(|v| secrets::mask(&v, &secrets));
+            result.retry_after = response.retry_after;
+            result.location = response.location.map(|v| secrets::mask(&v, &secrets));
+            result.body = Some(secrets::mask_bytes(&response.body, &secrets));
+            result.body_truncated = response.body_truncated;
+            result.error = response.body_error;
+        }
+        Err(Failure::Transport(message)) => {
+            result.error = Some(mask_all(&message, &secrets));
+        }
+        Err(Failure::Request(message)) => {
+            result.verdict = Verdict::ExecutorError;
+            result.error = Some(mask_all(&message, &secrets));
+        }
+    }
+    if result.verdict == Verdict::Retryable && result.status.is_none() {
+        if let Some(error) = &result.error {
+            if error.starts_with("timeout") {
+                result.error = Some(format!(
+                    "timeout after {}",
+                    crate::when::display_duration(endpoint.timeout)
+                ));
+            }
+        }
+    }
+    result
+}
+
+fn mask_all(text: &str, secrets: &[Secret]) -> String {
+    secrets::mask(text, secrets)
+}
+
+fn executor_error(job: &Job, started_at: DateTime<Utc>, message: String) -> AttemptResult {
+    AttemptResult {
+        task_id: job.task.id,
+        number: job.task.attempts,
+        started_at,
+        duration_ms: 0,
+        verdict: Verdict::ExecutorError,
+        status: None,
+        error: Some(message),
+        request: None,
+        content_type: None,
+        retry_after: None,
+        location: None,
+        body: None,
+        body_truncated: false,
+    }
+}
+
+/// What came back from the server.
+struct Received {
+    status: u16,
+    content_type: Option<String>,
+    retry_after: Option<String>,
+    location: Option<String>,
+    body: Vec<u8>,
+    body_truncated: bool,
+    /// The body could not be read whole (the status still counts).
+    body_error: Option<String>,
+}
+
+enum Failure {
+    /// The request never got a response: worth retrying.
+    Transport(String),
+    /// The request could not be made at all: httpat's own error.
+    Request(String),
+}
+
+fn send(
+    agent: &ureq::Agent,
+    plan: &RequestPlan,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<Received, Failure> {
+    let mut builder = http::Request::builder()
+        .method(plan.method.as_str())
+        .uri(plan.url.as_str());
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = plan.body.clone().unwrap_or_default().into_bytes();
+    let request = builder
+        .body(body)
+        .map_err(|e| Failure::Request(format!("cannot build the request: {e}")))?;
+    let request = agent
+        .configure_request(request)
+        .timeout_global(Some(timeout))
+        .build();
+    let mut response = agent.run(request).map_err(classify_error)?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let status = response.status().as_u16();
+    let content_type = header("content-type");
+    let retry_after = header("retry-after");
+    let location = header("location");
+    let mut body = Vec::new();
+    let read = response
+        .body_mut()
+        .as_reader()
+        .take(BODY_LIMIT as u64 + 1)
+        .read_to_end(&mut body);
+    let body_truncated = body.len() > BODY_LIMIT;
+    body.truncate(BODY_LIMIT);
+    Ok(Received {
+        status,
+        content_type,
+        retry_after,
+        location,
+        body,
+        body_truncated,
+        body_error: read.err().map(|e| format!("body not read whole: {e}")),
+    })
+}
+
+/// Names a transport error the way an operator reads it.
+fn classify_error(error: ureq::Error) -> Failure {
+    use std::io::ErrorKind;
+    use ureq::Error;
+    match error {
+        Error::Timeout(_) => Failure::Transport("timeout".to_string()),
+        Error::HostNotFound => Failure::Transport("DNS: host not found".to_string()),
+        Error::ConnectionFailed => Failure::Transport("connection failed".to_string()),
+        Error::Io(e) => Failure::Transport(match e.kind() {
+            ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            ErrorKind::ConnectionReset => "connection reset".to_string(),
+            ErrorKind::ConnectionAborted => "connection aborted".to_string(),
+            ErrorKind::TimedOut => "timeout".to_string(),
+            ErrorKind::UnexpectedEof => "connection closed before a response".to_string(),
+            _ => format!("I/O error: {e}"),
+        }),
+        Error::Tls(e) => Failure::Transport(format!("TLS: {e}")),
+        Error::Rustls(e) => Failure::Transport(format!("TLS: {e}")),
+        Error::Protocol(e) => Failure::Transport(format!("protocol error: {e}")),
+        Error::BodyStalled => Failure::Transport("timeout: the body stalled".to_string()),
+        Error::ConnectProxyFailed(e) => Failure::Transport(format!("proxy: {e}")),
+        other => Failure::Request(format!("cannot send the request: {other}")),
+    }
+}
+
+/// Parses a `Retry-After` value: seconds, or an HTTP date; returns how long to wait from `now`.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(7 * 86_400)));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    (at - now)
+        .to_std()
+        .ok()
+        .map(|d| d.min(Duration::from_secs(7 * 86_400)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 25 Nov 2026 12:10:00 GMT", now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 25 Nov 2026 11:00:00 GMT", now),
+            None
+        );
+    }
+}

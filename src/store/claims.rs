@@ -1,0 +1,243 @@
+//! What ticks do to tasks: claim the due ones under a lease, record results fenced by that
+//! lease, and recover tasks whose tick died.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::named_params;
+
+use super::tasks::{task_from_row, TASK_COLUMNS};
+use super::{millis, Store};
+use crate::attempt::AttemptResult;
+use crate::task::{Decision, State, Task};
+
+impl Store {
+    /// Claims up to `limit` due tasks for `tick_id`, highest priority first, then the longest
+    /// waiting, then by id; each gets its next attempt number, an in-flight attempt row and a
+    /// `running` transition. Only tasks whose endpoint timeout fits in `remaining_ms` are taken.
+    /// Call inside a transaction: two ticks never claim the same task.
+    pub fn claim_due(
+        &self,
+        tick_id: &str,
+        now: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        remaining_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Task>> {
+        let sql = format!(
+            "UPDATE tasks SET tick_id = :tick, lease_until = :lease, attempts = attempts + 1 \
+             WHERE id IN ( \
+                 SELECT id FROM tasks \
+                 WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= :now \
+                   AND COALESCE((SELECT timeout_ms FROM endpoints e WHERE e.name = tasks.endpoint), 0) \
+                       <= :remaining \
+                 ORDER BY priority DESC, next_attempt_at, id LIMIT :limit) \
+             RETURNING {TASK_COLUMNS}"
+        );
+        let mut claimed = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                named_params! {
+                    ":tick": tick_id,
+                    ":lease": millis(lease_until),
+                    ":now": millis(now),
+                    ":remaining": remaining_ms,
+                    ":limit": limit,
+                },
+                task_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Task>>>()
+            .context("cannot claim due tasks")?;
+        claimed.sort_by(|a, b| {
+            (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
+        });
+        let mut insert_attempt = self.conn.prepare_cached(
+            "INSERT INTO attempts (task_id, number, tick_id, started_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for task in &claimed {
+            insert_attempt.execute(rusqlite::params![
+                task.id,
+                task.attempts,
+                tick_id,
+                millis(started_at)
+            ])?;
+            let from = if task.attempts - 1 > task.attempts_base {
+                State::Retrying
+            } else {
+                State::Due
+            };
+            let detail = format!("attempt {}", task.attempts);
+            self.record_transition(
+                task.id,
+                started_at,
+                Some(from),
+                State::Running,
+                tick_id,
+                Some(&detail),
+            )?;
+        }
+        Ok(claimed)
+    }
+
+    /// The tasks a claim at `now` would take, without claiming them (`tick --dry-run`).
+    pub fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= :now \
+             ORDER BY priority DESC, next_attempt_at, id LIMIT :limit"
+        );
+        let tasks = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                named_params! {":now": millis(now), ":limit": limit},
+                task_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Task>>>()?;
+        Ok(tasks)
+    }
+
+    /// Whether any task is due at `now` (one indexed probe: an idle tick costs nothing more).
+    pub fn has_due(&self, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1)",
+            )?
+            .query_row([millis(now)], |row| row.get(0))?)
+    }
+
+    /// Tasks held by a tick (this one's or another's), for recovery.
+    pub fn running_tasks(&self) -> Result<Vec<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE tick_id IS NOT NULL");
+        let tasks = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([], task_from_row)?
+            .collect::<rusqlite::Result<Vec<Task>>>()?;
+        Ok(tasks)
+    }
+
+    /// Records one attempt's result and moves the task on, if `tick_id` still holds the task
+    /// for that attempt (fencing: a tick that lost its lease changes nothing). Returns whether
+    /// the result was recorded.
+    pub fn record_result(
+        &self,
+        tick_id: &str,
+        result: &AttemptResult,
+        decision: &Decision,
+        finished_at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<bool> {
+        let outcome = match decision.state {
+            State::Succeeded | State::Failed | State::Cancelled => Some(decision.state.as_str()),
+            _ => None,
+        };
+        let summary = result.summary();
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = :outcome, \
+                     finished_at = CASE WHEN :outcome IS NULL THEN NULL ELSE :finished END, \
+                     next_attempt_at = COALESCE(:next, next_attempt_at), \
+                     reason = :reason, last_result = :summary \
+                 WHERE id = :id AND tick_id = :tick AND attempts = :number",
+            )?
+            .execute(named_params! {
+                ":outcome": outcome,
+                ":finished": millis(finished_at),
+                ":next": decision.next_attempt_at.map(millis),
+                ":reason": reason,
+                ":summary": summary,
+                ":id": result.task_id,
+                ":tick": tick_id,
+                ":number": result.number,
+            })
+            .with_context(|| format!("cannot record the result of task {}", result.task_id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET started_at = :started, duration_ms = :duration, \
+                     outcome = :verdict, status = :status, error = :error, request = :request, \
+                     content_type = :content_type, retry_after = :retry_after, \
+                     location = :location, body = :body, body_truncated = :truncated \
+                 WHERE task_id = :id AND number = :number",
+            )?
+            .execute(named_params! {
+                ":started": millis(result.started_at),
+                ":duration": result.duration_ms,
+                ":verdict": result.verdict.as_str(),
+                ":status": result.status,
+                ":error": result.error,
+                ":request": result.request,
+                ":content_type": result.content_type,
+                ":retry_after": result.retry_after,
+                ":location": result.location,
+                ":body": result.body,
+                ":truncated": result.body_truncated,
+                ":id": result.task_id,
+                ":number": result.number,
+            })?;
+        let detail = format!("attempt {}: {summary}", result.number);
+        self.record_transition(
+            result.task_id,
+            finished_at,
+            Some(State::Running),
+            decision.state,
+            tick_id,
+            Some(&detail),
+        )?;
+        Ok(true)
+    }
+
+    /// Frees a task whose tick died or whose lease expired: its in-flight attempt is recorded
+    /// as `interrupted`, and it is due again at once (`retrying`), or `failed` when its attempts
+    /// are used up. Fenced like `record_result`; returns whether the task was recovered.
+    pub fn recover_task(
+        &self,
+        task: &Task,
+        actor: &str,
+        now: DateTime<Utc>,
+        to: State,
+        why: &str,
+    ) -> Result<bool> {
+        let Some(dead_tick) = &task.tick_id else {
+            return Ok(false);
+        };
+        let failed = to == State::Failed;
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, next_attempt_at = :now, \
+                     outcome = CASE WHEN :failed THEN 'failed' END, \
+                     finished_at = CASE WHEN :failed THEN :now END, \
+                     reason = CASE WHEN :failed THEN :why END, last_result = 'interrupted' \
+                 WHERE id = :id AND tick_id = :dead AND attempts = :number",
+            )?
+            .execute(named_params! {
+                ":now": millis(now),
+                ":failed": failed,
+                ":why": why,
+                ":id": task.id,
+                ":dead": dead_tick,
+                ":number": task.attempts,
+            })
+            .with_context(|| format!("cannot recover task {}", task.id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET outcome = 'interrupted', error = :why \
+                 WHERE task_id = :id AND number = :number AND outcome IS NULL",
+            )?
+            .execute(named_params! {":why": why, ":id": task.id, ":number": task.attempts})?;
+        let detail = format!("attempt {} interrupted: {why}", task.attempts);
+        self.record_transition(task.id, now, Some(State::Running), to, actor, Some(&detail))?;
+        Ok(true)
+    }
+}
