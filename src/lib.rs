@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod error;
 pub mod executor;
 pub mod logfile;
+pub mod manpages;
 pub mod render;
 pub mod request;
 pub mod secrets;

@@ -1,0 +1,45 @@
+//! The man pages in `man/` are generated from the clap definitions; this test fails when they
+//! are stale. Regenerate them with: HTTPAT_WRITE_MAN=1 cargo test --test man_pages
+
+use std::path::Path;
+
+#[test]
+fn committed_man_pages_match_the_command_definitions() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let pages = httpat::manpages::render_all().expect("render the man pages");
+    if std::env::var_os("HTTPAT_WRITE_MAN").is_some() {
+        std::fs::create_dir_all(&folder).unwrap();
+        for (name, text) in &pages {
+            std::fs::write(folder.join(name), text).unwrap();
+        }
+    }
+    let mut stale = Vec::new();
+    for (name, text) in &pages {
+        if std::fs::read(folder.join(name)).ok().as_ref() != Some(text) {
+            stale.push(name.clone());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "man pages out of date: {stale:?}; regenerate with: HTTPAT_WRITE_MAN=1 cargo test --test man_pages"
+    );
+    let expected: Vec<&String> = pages.iter().map(|(name, _)| name).collect();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            expected.contains(&&name),
+            "man/{name} belongs to no command any more: delete it"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_a_page_with_its_examples() {
+    let pages = httpat::manpages::render_all().unwrap();
+    let schedule = pages
+        .iter()
+        .find(|(name, _)| name == "httpat-schedule.1")
+        .expect("a page for schedule");
+    let text = String::from_utf8_lossy(&schedule.1).replace("\\-", "-");
+    assert!(text.contains("--in 36h"), "the schedule page shows the cool-down example");
+}
