@@ -1,0 +1,168 @@
+//! The SQL filters behind `list --state` and every count agree with `task::state_of`: tasks are
+//! built in every state, at the edges too, and both are asked.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use httpat::attempt::AttemptResult;
+use httpat::endpoint::{Endpoint, SuccessStatuses};
+use httpat::store::{NewTask, Store};
+use httpat::task::{decide, State, Verdict};
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + chrono::Duration::seconds(seconds)
+}
+
+fn result(task_id: i64, number: u32, verdict: Verdict, status: u16) -> AttemptResult {
+    AttemptResult {
+        task_id,
+        number,
+        started_at: at(0),
+        duration_ms: 5,
+        verdict,
+        status: Some(status),
+        error: None,
+        request: None,
+        content_type: None,
+        retry_after: None,
+        location: None,
+        body: None,
+        body_truncated: false,
+    }
+}
+
+struct Fixture {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("httpat.db")).unwrap();
+        store
+            .save_endpoint(
+                &Endpoint {
+                    name: "release-roll".into(),
+                    method: "POST".into(),
+                    url: "http://127.0.0.1:9/x".into(),
+                    headers: vec![],
+                    timeout: Duration::from_secs(30),
+                    max_attempts: 5,
+                    success: SuccessStatuses::parse("2xx").unwrap(),
+                    description: None,
+                    deprecated_at: None,
+                    deprecated_reason: None,
+                },
+                at(-100),
+            )
+            .unwrap();
+        Fixture { store, _dir: dir }
+    }
+
+    fn task(&self, due_in: i64) -> i64 {
+        let task = NewTask {
+            endpoint: "release-roll".into(),
+            args: Default::default(),
+            key: None,
+            priority: 0,
+            max_attempts: None,
+            agent: None,
+            due_at: at(due_in),
+        };
+        self.store
+            .insert_task(&task, "user:test", at(-100))
+            .unwrap()
+    }
+
+    /// Claims exactly the due tasks at `now` (all of them).
+    fn claim(&self, now: DateTime<Utc>) -> Vec<httpat::task::Task> {
+        self.store
+            .in_transaction(|s| s.claim_due("host:1:t", now, now, at(3600), 60_000, 100))
+            .unwrap()
+    }
+
+    fn finish(&self, id: i64, verdict: Verdict, status: u16) {
+        let task = self.store.task(id).unwrap().unwrap();
+        let decision = decide(verdict, task.attempts_used(), 5, at(1), None, 0.0);
+        let recorded = self
+            .store
+            .record_result(
+                "host:1:t",
+                &result(id, task.attempts, verdict, status),
+                &decision,
+                at(1),
+                None,
+            )
+            .unwrap();
+        assert!(recorded);
+    }
+}
+
+#[test]
+fn sql_filters_agree_with_state_of_for_every_state() {
+    let f = Fixture::new();
+    let succeeded = f.task(-50);
+    let failed = f.task(-40);
+    let retrying = f.task(-30);
+    let cancelled_after_retry = f.task(-20);
+    let running = f.task(-10);
+    f.claim(at(-10));
+    f.finish(succeeded, Verdict::Success, 200);
+    f.finish(failed, Verdict::Permanent, 404);
+    f.finish(retrying, Verdict::Retryable, 503);
+    f.finish(cancelled_after_retry, Verdict::Retryable, 503);
+    assert!(f
+        .store
+        .cancel_task(cancelled_after_retry, Some("moved"), at(2))
+        .unwrap());
+    let due_exactly_now = f.task(0);
+    let due = f.task(-1);
+    let scheduled = f.task(1);
+    // One millisecond after "now" is not due yet.
+    let scheduled_by_a_millisecond = {
+        let task = NewTask {
+            endpoint: "release-roll".into(),
+            args: Default::default(),
+            key: Some("edge".into()),
+            priority: 0,
+            max_attempts: None,
+            agent: None,
+            due_at: at(0) + chrono::Duration::milliseconds(1),
+        };
+        f.store.insert_task(&task, "user:test", at(-100)).unwrap()
+    };
+    let cancelled = f.task(100);
+    assert!(f.store.cancel_task(cancelled, None, at(0)).unwrap());
+
+    let now = at(0);
+    let expected = [
+        (succeeded, State::Succeeded),
+        (failed, State::Failed),
+        (retrying, State::Retrying),
+        (cancelled_after_retry, State::Cancelled),
+        (running, State::Running),
+        (due_exactly_now, State::Due),
+        (due, State::Due),
+        (scheduled, State::Scheduled),
+        (scheduled_by_a_millisecond, State::Scheduled),
+        (cancelled, State::Cancelled),
+    ];
+    for (id, state) in expected {
+        let task = f.store.task(id).unwrap().unwrap();
+        assert_eq!(task.state(now), state, "state_of for task {id}");
+        assert_eq!(
+            f.store.states_by_sql(id, now).unwrap(),
+            vec![state],
+            "SQL filters for task {id}"
+        );
+    }
+    // A retrying task whose next attempt time has passed is still `retrying`, for both.
+    let later = at(3 * 3600);
+    let task = f.store.task(retrying).unwrap().unwrap();
+    assert_eq!(task.state(later), State::Retrying);
+    assert_eq!(
+        f.store.states_by_sql(retrying, later).unwrap(),
+        vec![State::Retrying]
+    );
+}
