@@ -108,3 +108,4 @@ CREATE TABLE ticks (
     error             TEXT
 );
 CREATE INDEX ticks_by_start ON ticks (started_at);
+CREATE INDEX ticks_by_end ON ticks (ended_at);

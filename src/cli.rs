@@ -62,7 +62,10 @@ pub enum Command {
     List(ListArgs),
     Show(ShowArgs),
     Cancel(CancelArgs),
+    Retry(RetryArgs),
     Tick(TickArgs),
+    Status(StatusArgs),
+    Prune(PruneArgs),
     Completions(CompletionsArgs),
 }
 
@@ -74,7 +77,29 @@ pub enum Command {
 #[command(after_long_help = REGISTER_EXAMPLES)]
 pub struct RegisterArgs {
     /// Endpoint name: letters, digits, `-`, `_` and `.`
-    pub name: String,
+    #[arg(required_unless_present = "file")]
+    pub name: Option<String>,
+
+    /// Make the registry match a TOML file of endpoints, in one transaction, all or nothing
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate"])]
+    pub file: Option<PathBuf>,
+
+    /// With --file: remove endpoints the file does not name (refused for one with unfinished
+    /// tasks unless it is deprecated first)
+    #[arg(long, requires = "file")]
+    pub prune: bool,
+
+    /// Refuse new schedules to this endpoint; what is already scheduled still runs
+    #[arg(long, conflicts_with = "undeprecate")]
+    pub deprecate: bool,
+
+    /// Why it is deprecated, shown to whoever tries to schedule to it
+    #[arg(long, value_name = "TEXT", requires = "deprecate")]
+    pub reason: Option<String>,
+
+    /// Accept new schedules to a deprecated endpoint again
+    #[arg(long)]
+    pub undeprecate: bool,
 
     /// URL, with `{name}` placeholders filled (percent-encoded) from each task's arguments.
     /// Required when the endpoint is created
@@ -114,7 +139,13 @@ Examples:
       --header 'Authorization: Bearer ${IMS_TOKEN}' --timeout 10s --success 2xx,409
 
   # Change only the timeout:
-  httpat register release-roll --timeout 20s";
+  httpat register release-roll --timeout 20s
+
+  # Stop new schedules while the old system is retired:
+  httpat register release-roll --deprecate --reason 'use release-roll-v2'
+
+  # Make the registry match a file (see examples/endpoints.toml):
+  httpat register --file endpoints.toml --prune";
 
 /// List registered endpoints: name, method, URL, timeout, attempts, deprecated, tasks waiting.
 #[derive(Debug, Args)]
@@ -129,15 +160,16 @@ pub struct EndpointsArgs {}
 #[command(after_long_help = SCHEDULE_EXAMPLES)]
 pub struct ScheduleArgs {
     /// The registered endpoint to call
-    pub endpoint: String,
+    #[arg(required_unless_present = "file")]
+    pub endpoint: Option<String>,
+
+    /// Read tasks from a JSON Lines file (`-` for stdin), one per line, with the fields
+    /// endpoint, at or in, args, key, priority, max_attempts, agent, tz; all are stored, or none
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["endpoint", "at", "in_", "args", "args_json", "key", "priority", "max_attempts", "agent", "tz"])]
+    pub file: Option<PathBuf>,
 
     /// When to send: RFC 3339, `YYYY-MM-DD HH:MM[:SS]`, `now` or `+36h`
-    #[arg(
-        long,
-        value_name = "TIME",
-        conflicts_with = "in_",
-        required_unless_present = "in_"
-    )]
+    #[arg(long, value_name = "TIME", conflicts_with = "in_", required_unless_present_any = ["in_", "file"])]
     pub at: Option<String>,
 
     /// How long from now to send, e.g. `36h`, `1d 12h`, `90m`
@@ -162,9 +194,9 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 
-    /// When more is due than a tick can send at once, a higher number goes first
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub priority: i64,
+    /// When more is due than a tick can send at once, a higher number goes first [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
 
     /// Attempts before the task fails for good [default: the endpoint's]
     #[arg(long, value_name = "N")]
@@ -184,7 +216,11 @@ Examples:
   httpat schedule release-roll --at '2026-11-27 08:00' --tz Europe/Riga --arg roll=CCT-0043
 
   # Arguments as JSON:
-  httpat schedule export --at +1h --args '{\"day\": \"2026-11-25\", \"full\": true}'";
+  httpat schedule export --at +1h --args '{\"day\": \"2026-11-25\", \"full\": true}'
+
+  # Many at once, all or none (one id per line, in input order):
+  printf '%s\\n' '{\"endpoint\": \"release-roll\", \"in\": \"36h\", \"args\": {\"roll\": \"CCT-0044\"}}' |
+      httpat schedule --file -";
 
 /// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
 ///
@@ -279,6 +315,55 @@ pub struct TickArgs {
     pub limit: Option<u32>,
 
     /// Print what would be sent (secrets masked) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Put failed or cancelled tasks back to wait, with a fresh attempt budget; their history stays.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat retry 42                 # due now: the next tick sends it\n  httpat retry 42 43 --at +1h"
+)]
+pub struct RetryArgs {
+    /// The tasks' ids
+    #[arg(required = true)]
+    pub ids: Vec<i64>,
+
+    /// When to send them [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// The zone of a local `--at` time [default: local zone]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
+/// Is the executor alive? The last ticks, tasks per state, the oldest due task and how late it is.
+///
+/// Warns when tasks are due and no tick has ended in the last 3 minutes (cron not running, a tick
+/// stuck).
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat status\n  httpat status --check || alert 'httpat is not sending'   # for monitoring"
+)]
+pub struct StatusArgs {
+    /// Exit 3 when tasks are due and no tick has ended in the last 3 minutes
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Delete finished tasks (succeeded, failed, cancelled) that finished before the cutoff, with
+/// their attempts and history, and old tick records. Unfinished tasks are never touched.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat prune --older-than 90d --dry-run\n  17 4 * * *  httpat prune --older-than 90d     (crontab: daily)"
+)]
+pub struct PruneArgs {
+    /// How old a finished task must be, e.g. `90d`
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: String,
+
+    /// Count what would be deleted; delete nothing
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -10,12 +10,15 @@ use crate::task::Task;
 
 pub const USER_AGENT: &str = concat!("httpat/", env!("CARGO_PKG_VERSION"));
 
+/// Header names and values, in the order they are sent.
+pub type Headers = Vec<(String, String)>;
+
 /// A request as stored and shown: secrets appear as `${VAR}`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RequestPlan {
     pub method: String,
     pub url: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Option<String>,
 }
 
@@ -56,7 +59,7 @@ impl RequestPlan {
     pub fn expand_headers(
         &self,
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(Vec<(String, String)>, Vec<Secret>)> {
+    ) -> Result<(Headers, Vec<Secret>)> {
         let mut found = Vec::new();
         let headers = self
             .headers

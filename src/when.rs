@@ -32,6 +32,14 @@ pub fn after(now: DateTime<Utc>, duration: Duration) -> Result<DateTime<Utc>> {
         .ok_or_else(|| usage("that time is too far ahead"))
 }
 
+/// `now - duration`, refusing what chrono cannot represent.
+pub fn before(now: DateTime<Utc>, duration: Duration) -> Result<DateTime<Utc>> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| usage("that time is too far back"))
+}
+
 /// Parses an IANA zone name such as `Europe/Riga`.
 pub fn parse_zone(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {

@@ -5,9 +5,14 @@ mod cancel;
 mod completions;
 mod endpoints;
 mod list;
+mod prune;
 mod register;
+mod register_file;
+mod retry;
 mod schedule;
+mod schedule_file;
 mod show;
+mod status;
 mod tick;
 
 use anyhow::Result;
@@ -23,6 +28,9 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::List(args) => list::run(args, context),
         Command::Show(args) => show::run(args, context),
         Command::Cancel(args) => cancel::run(args, context),
+        Command::Retry(args) => retry::run(args, context),
+        Command::Status(args) => status::run(args, context),
+        Command::Prune(args) => prune::run(args, context),
         Command::Tick(args) => tick::run(args, context),
         Command::Completions(args) => completions::run(args),
     }

@@ -1,43 +1,67 @@
-//! `httpat register NAME --url URL ...`: create or update one endpoint, and say which.
+//! `httpat register NAME ...`: create or update one endpoint, deprecate it or lift that, and say
+//! what changed. `register --file` is in `register_file.rs`.
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cli::RegisterArgs;
 use crate::context::Context;
 use crate::endpoint::{self, Endpoint, SuccessStatuses};
-use crate::error::usage;
+use crate::error::{refused, usage};
 use crate::render;
 use crate::template::UrlTemplate;
 
-/// What `register` did, as printed and as `--json` gives it.
+use super::register_file;
+
+/// What `register` did to one endpoint, as printed and as `--json` gives it.
 #[derive(Debug, Serialize)]
 pub struct Change {
     pub name: String,
-    /// `created`, `updated` or `unchanged`.
+    /// `created`, `updated`, `unchanged` or `removed`.
     pub change: &'static str,
     /// The fields an update changed, in a fixed order.
     pub fields: Vec<&'static str>,
 }
 
-/// The flags as checked values; `None` keeps the current value (or the default when created).
-struct Requested {
-    url: Option<String>,
-    method: Option<String>,
-    headers: Option<Vec<(String, String)>>,
-    timeout: Option<std::time::Duration>,
-    max_attempts: Option<u32>,
-    success: Option<SuccessStatuses>,
-    description: Option<String>,
+impl Change {
+    /// The line a person reads: `created`, `updated: url, timeout`, `unchanged`.
+    pub fn line(&self) -> String {
+        match self.change {
+            "updated" => format!("updated: {}", self.fields.join(", ")),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Checked values to set; `None` keeps the current value (or the default when created).
+#[derive(Debug, Default)]
+pub struct Requested {
+    pub url: Option<String>,
+    pub method: Option<String>,
+    pub headers: Option<Vec<(String, String)>>,
+    pub timeout: Option<std::time::Duration>,
+    pub max_attempts: Option<u32>,
+    pub success: Option<SuccessStatuses>,
+    /// `Some("")` clears it.
+    pub description: Option<String>,
+    /// `Some(Some(reason))` deprecates (the reason may be empty), `Some(None)` lifts it.
+    pub deprecated: Option<Option<String>>,
 }
 
 pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
+    if let Some(file) = &args.file {
+        return register_file::run(file, args.prune, context);
+    }
+    let Some(name) = args.name.clone() else {
+        return Err(usage("give an endpoint NAME, or --file FILE"));
+    };
     let requested = check(&args)?;
     let now = context.now()?;
     let store = context.open_store()?;
     let change = store.in_transaction(|store| {
-        let current = store.endpoint(&args.name)?;
-        let (next, change) = apply(&args.name, current, requested)?;
+        let current = store.endpoint(&name)?;
+        let (next, change) = apply(&name, current, requested, now)?;
         if change.change != "unchanged" {
             store.save_endpoint(&next, now)?;
         }
@@ -46,18 +70,14 @@ pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
     if context.json {
         return render::print_json(&change);
     }
-    match change.change {
-        "updated" => println!("updated: {}", change.fields.join(", ")),
-        other => println!("{other}"),
-    }
+    println!("{}", change.line());
     Ok(())
 }
 
 /// Checks every flag before the database is touched: bad input changes nothing.
 fn check(args: &RegisterArgs) -> Result<Requested> {
-    endpoint::check_name(&args.name)?;
-    if let Some(url) = &args.url {
-        UrlTemplate::parse(url)?;
+    if let Some(name) = &args.name {
+        endpoint::check_name(name)?;
     }
     let headers = if args.headers.is_empty() {
         None
@@ -69,8 +89,13 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
                 .collect::<Result<Vec<_>>>()?,
         )
     };
+    let deprecated = match (args.deprecate, args.undeprecate) {
+        (true, _) => Some(Some(args.reason.clone().unwrap_or_default())),
+        (false, true) => Some(None),
+        (false, false) => None,
+    };
     Ok(Requested {
-        url: args.url.clone(),
+        url: args.url.as_deref().map(check_url).transpose()?,
         method: args
             .method
             .as_deref()
@@ -92,17 +117,29 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
             .map(SuccessStatuses::parse)
             .transpose()?,
         description: args.description.clone(),
+        deprecated,
     })
 }
 
+pub fn check_url(url: &str) -> Result<String> {
+    UrlTemplate::parse(url)?;
+    Ok(url.to_string())
+}
+
 /// The endpoint after the change, and which fields changed.
-fn apply(
+pub fn apply(
     name: &str,
     current: Option<Endpoint>,
     requested: Requested,
+    now: DateTime<Utc>,
 ) -> Result<(Endpoint, Change)> {
     let created = current.is_none();
-    let base = match current {
+    if created && requested.url.is_none() && requested.deprecated.is_some() {
+        return Err(refused(format!(
+            "endpoint \"{name}\" is not registered (see httpat endpoints)"
+        )));
+    }
+    let mut next = match current {
         Some(endpoint) => endpoint,
         None => Endpoint {
             name: name.to_string(),
@@ -121,7 +158,6 @@ fn apply(
             deprecated_reason: None,
         },
     };
-    let mut next = base.clone();
     let mut fields = Vec::new();
     macro_rules! update {
         ($field:ident, $label:literal) => {
@@ -146,6 +182,17 @@ fn apply(
             fields.push("description");
         }
     }
+    if let Some(deprecation) = requested.deprecated {
+        let reason = deprecation.clone().filter(|r| !r.is_empty());
+        let was = (next.deprecated_at.is_some(), next.deprecated_reason.clone());
+        if was != (deprecation.is_some(), reason.clone()) {
+            if deprecation.is_some() != was.0 {
+                next.deprecated_at = deprecation.is_some().then_some(now);
+            }
+            next.deprecated_reason = reason;
+            fields.push("deprecated");
+        }
+    }
     let change = match (created, fields.is_empty()) {
         (true, _) => "created",
         (false, true) => "unchanged",
@@ -154,12 +201,10 @@ fn apply(
     if created {
         fields.clear();
     }
-    Ok((
-        next,
-        Change {
-            name: name.to_string(),
-            change,
-            fields,
-        },
-    ))
+    let change = Change {
+        name: name.to_string(),
+        change,
+        fields,
+    };
+    Ok((next, change))
 }

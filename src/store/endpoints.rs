@@ -75,6 +75,24 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// How many unfinished tasks an endpoint has.
+    pub fn unfinished_tasks_of(&self, name: &str) -> Result<u64> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM tasks WHERE endpoint = ?1 AND outcome IS NULL")?
+            .query_row([name], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    /// Removes an endpoint; its tasks stay (a tick cancels unfinished ones, naming the cause).
+    pub fn delete_endpoint(&self, name: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM endpoints WHERE name = ?1")?
+            .execute([name])
+            .with_context(|| format!("cannot remove endpoint \"{name}\""))?;
+        Ok(())
+    }
+
     /// Inserts the endpoint, or replaces the stored one of the same name.
     pub fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
         let headers = serde_json::to_string(&endpoint.headers)?;

@@ -17,8 +17,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 
-pub use tasks::{AttemptRecord, NewTask, TaskFilter, TransitionRecord, COUNT_CAP};
-pub use ticks::TickCounts;
+pub use tasks::{AttemptRecord, NewTask, PruneCounts, TaskFilter, TransitionRecord, COUNT_CAP};
+pub use ticks::{TickCounts, TickRecord};
 
 /// The schema, one file per version, applied in order and never edited once released.
 const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_initial.sql"))];

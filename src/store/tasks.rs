@@ -108,6 +108,15 @@ pub struct TransitionRecord {
     pub detail: Option<String>,
 }
 
+/// What `prune` deleted, or would delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PruneCounts {
+    pub tasks: u64,
+    pub attempts: u64,
+    pub transitions: u64,
+    pub ticks: u64,
+}
+
 /// Counting stops here, so that `list` stays fast on millions of tasks.
 pub const COUNT_CAP: u64 = 10_000;
 
@@ -267,6 +276,95 @@ impl Store {
             .execute(params![id, millis(now), reason])
             .with_context(|| format!("cannot cancel task {id}"))?;
         Ok(changed == 1)
+    }
+
+    /// Puts a failed or cancelled task back to wait at `at` with a fresh attempt budget; returns
+    /// false when it is in neither state.
+    pub fn retry_task(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET outcome = NULL, finished_at = NULL, reason = NULL, \
+                     attempts_base = attempts, due_at = ?2, next_attempt_at = ?2 \
+                 WHERE id = ?1 AND outcome IN ('failed', 'cancelled')",
+            )?
+            .execute(params![id, millis(at)])
+            .with_context(|| format!("cannot retry task {id}"))?;
+        Ok(changed == 1)
+    }
+
+    /// How many tasks are in each state at `now`, in `State::ALL` order.
+    pub fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
+        let sums: Vec<String> = State::ALL
+            .iter()
+            .map(|state| format!("coalesce(sum({}), 0)", state_condition(*state)))
+            .collect();
+        let sql = format!("SELECT {} FROM tasks", sums.join(", "));
+        let counts = self.conn.prepare_cached(&sql)?.query_row(
+            rusqlite::named_params! {":now": millis(now)},
+            |row| {
+                State::ALL
+                    .iter()
+                    .enumerate()
+                    .map(|(i, state)| Ok((*state, row.get::<_, i64>(i)? as u64)))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            },
+        )?;
+        Ok(counts)
+    }
+
+    /// The task that has waited longest for a tick: `due`, or `retrying` whose next attempt
+    /// time has passed.
+    pub fn oldest_waiting(&self, now: DateTime<Utc>) -> Result<Option<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at, id LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([millis(now)], task_from_row)
+            .optional()?)
+    }
+
+    /// Deletes (or, for a dry run, counts) finished tasks that finished before `cutoff`, with
+    /// their attempts and transitions, and tick records that started before it.
+    pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
+        let cutoff = millis(cutoff);
+        let count = |sql: &str| -> Result<u64> {
+            let n: i64 = self
+                .conn
+                .prepare_cached(sql)?
+                .query_row([cutoff], |row| row.get(0))?;
+            Ok(n as u64)
+        };
+        let old = "SELECT id FROM tasks WHERE outcome IS NOT NULL AND finished_at < ?1";
+        let counts = PruneCounts {
+            tasks: count(&format!("SELECT count(*) FROM ({old})"))?,
+            attempts: count(&format!(
+                "SELECT count(*) FROM attempts WHERE task_id IN ({old})"
+            ))?,
+            transitions: count(&format!(
+                "SELECT count(*) FROM transitions WHERE task_id IN ({old})"
+            ))?,
+            ticks: count("SELECT count(*) FROM ticks WHERE started_at < ?1")?,
+        };
+        if !dry_run {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM attempts WHERE task_id IN ({old})"))?
+                .execute([cutoff])?;
+            self.conn
+                .prepare_cached(&format!("DELETE FROM transitions WHERE task_id IN ({old})"))?
+                .execute([cutoff])?;
+            self.conn
+                .prepare_cached("DELETE FROM tasks WHERE outcome IS NOT NULL AND finished_at < ?1")?
+                .execute([cutoff])?;
+            self.conn
+                .prepare_cached("DELETE FROM ticks WHERE started_at < ?1")?
+                .execute([cutoff])?;
+        }
+        Ok(counts)
     }
 
     /// Every attempt of a task, oldest first.

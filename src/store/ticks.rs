@@ -4,10 +4,10 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::named_params;
 
-use super::{millis, Store};
+use super::{from_millis, millis, Store};
 
 /// What one tick did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TickCounts {
     pub recovered: u32,
     pub fired: u32,
@@ -18,7 +18,53 @@ pub struct TickCounts {
     pub cancelled: u32,
 }
 
+/// A tick as recorded.
+#[derive(Debug, Clone)]
+pub struct TickRecord {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub counts: TickCounts,
+    pub error: Option<String>,
+}
+
 impl Store {
+    /// The latest ticks, newest first.
+    pub fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
+                 failed, cancelled, error \
+             FROM ticks ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit], |row| {
+            Ok(TickRecord {
+                id: row.get(0)?,
+                started_at: from_millis(row.get(1)?),
+                ended_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                counts: TickCounts {
+                    recovered: row.get(3)?,
+                    fired: row.get(4)?,
+                    sent: row.get(5)?,
+                    succeeded: row.get(6)?,
+                    retrying: row.get(7)?,
+                    failed: row.get(8)?,
+                    cancelled: row.get(9)?,
+                },
+                error: row.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the last tick ended, if any has.
+    pub fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>> {
+        let last: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(ended_at) FROM ticks")?
+            .query_row([], |row| row.get(0))?;
+        Ok(last.map(from_millis))
+    }
+
     /// Records a tick's start (a tick with work to do; an idle one uses `record_idle_tick`).
     pub fn record_tick_start(&self, tick_id: &str, started_at: DateTime<Utc>) -> Result<()> {
         self.conn

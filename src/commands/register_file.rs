@@ -1,0 +1,144 @@
+//! `httpat register --file endpoints.toml [--prune]`: make the registry match a file, in one
+//! transaction, all or nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+
+use super::register::{apply, check_url, Change, Requested};
+use crate::context::Context;
+use crate::endpoint::{self, SuccessStatuses};
+use crate::error::{refused, usage};
+use crate::render;
+
+/// The file: `[endpoints.NAME]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointsFile {
+    #[serde(default)]
+    endpoints: BTreeMap<String, EndpointEntry>,
+}
+
+/// One endpoint as the file gives it; what it leaves out takes the default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointEntry {
+    url: String,
+    method: Option<String>,
+    #[serde(default)]
+    headers: Vec<String>,
+    timeout: Option<String>,
+    max_attempts: Option<u32>,
+    success: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    deprecated: bool,
+    deprecated_reason: Option<String>,
+}
+
+pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    let parsed: EndpointsFile = toml::from_str(&text).map_err(|e| {
+        usage(format!(
+            "{} is not a valid endpoints file: {e}",
+            file.display()
+        ))
+    })?;
+    let mut wanted = Vec::new();
+    for (name, entry) in parsed.endpoints {
+        let requested = check_entry(&name, entry)
+            .map_err(|e| usage(format!("{}: endpoint \"{name}\": {e:#}", file.display())))?;
+        wanted.push((name, requested));
+    }
+    let now = context.now()?;
+    let store = context.open_store()?;
+    let changes = store.in_transaction(|store| {
+        let mut changes = Vec::new();
+        let mut named = Vec::new();
+        for (name, requested) in wanted {
+            let current = store.endpoint(&name)?;
+            let (next, change) = apply(&name, current, requested, now)?;
+            if change.change != "unchanged" {
+                store.save_endpoint(&next, now)?;
+            }
+            named.push(name);
+            changes.push(change);
+        }
+        if prune {
+            for endpoint in store.endpoints()? {
+                if named.contains(&endpoint.name) {
+                    continue;
+                }
+                let waiting = store.unfinished_tasks_of(&endpoint.name)?;
+                if waiting > 0 && endpoint.deprecated_at.is_none() {
+                    return Err(refused(format!(
+                        "endpoint \"{}\" still has {waiting} unfinished task(s): deprecate it \
+                         first (httpat register {} --deprecate), or cancel them; nothing was changed",
+                        endpoint.name, endpoint.name
+                    )));
+                }
+                store.delete_endpoint(&endpoint.name)?;
+                changes.push(Change {
+                    name: endpoint.name,
+                    change: "removed",
+                    fields: Vec::new(),
+                });
+            }
+        }
+        Ok(changes)
+    })?;
+    if context.json {
+        return render::print_json(&changes);
+    }
+    for change in &changes {
+        println!("{}: {}", change.name, change.line());
+    }
+    Ok(())
+}
+
+/// Checks one entry into a full request: every field is set, so the endpoint matches the file.
+fn check_entry(name: &str, entry: EndpointEntry) -> Result<Requested> {
+    endpoint::check_name(name)?;
+    let headers = entry
+        .headers
+        .iter()
+        .map(|h| endpoint::parse_header(h))
+        .collect::<Result<Vec<_>>>()?;
+    let timeout = match &entry.timeout {
+        Some(text) => endpoint::parse_timeout(text)?,
+        None => endpoint::DEFAULT_TIMEOUT,
+    };
+    let max_attempts =
+        endpoint::check_max_attempts(entry.max_attempts.unwrap_or(endpoint::DEFAULT_MAX_ATTEMPTS))?;
+    let success = SuccessStatuses::parse(
+        entry
+            .success
+            .as_deref()
+            .unwrap_or(endpoint::DEFAULT_SUCCESS),
+    )?;
+    let method =
+        endpoint::parse_method(entry.method.as_deref().unwrap_or(endpoint::DEFAULT_METHOD))?;
+    if entry.deprecated_reason.is_some() && !entry.deprecated {
+        return Err(usage(
+            "deprecated_reason is given but deprecated is not true",
+        ));
+    }
+    Ok(Requested {
+        url: Some(check_url(&entry.url)?),
+        method: Some(method),
+        headers: Some(headers),
+        timeout: Some(timeout),
+        max_attempts: Some(max_attempts),
+        success: Some(success),
+        description: Some(entry.description.unwrap_or_default()),
+        deprecated: Some(
+            entry
+                .deprecated
+                .then(|| entry.deprecated_reason.unwrap_or_default()),
+        ),
+    })
+}

@@ -1,0 +1,204 @@
+//! `httpat status [--check]`: is the executor alive? The last ticks, the tasks per state, the
+//! oldest due task and how late it is, and a warning when nothing is sending.
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, Utc};
+use comfy_table::Cell;
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::context::Context;
+use crate::error::refused;
+use crate::render;
+use crate::store::TickCounts;
+use crate::task::State;
+use crate::when;
+
+/// Due tasks and no tick ended for this long: the executor is not running.
+const STALE_AFTER_MINUTES: i64 = 3;
+
+/// What `status --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub ticks: Vec<TickView>,
+    pub last_tick_ended_at: Option<String>,
+    pub counts: StateCounts,
+    pub oldest_due: Option<OldestDue>,
+    /// Set when tasks are due and no tick has ended in the last 3 minutes.
+    pub warning: Option<String>,
+}
+
+/// How many tasks are in each state.
+#[derive(Debug, Default, Serialize)]
+pub struct StateCounts {
+    pub scheduled: u64,
+    pub due: u64,
+    pub running: u64,
+    pub retrying: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl StateCounts {
+    fn new(counts: &[(State, u64)]) -> StateCounts {
+        let mut all = StateCounts::default();
+        for (state, n) in counts {
+            let slot = match state {
+                State::Scheduled => &mut all.scheduled,
+                State::Due => &mut all.due,
+                State::Running => &mut all.running,
+                State::Retrying => &mut all.retrying,
+                State::Succeeded => &mut all.succeeded,
+                State::Failed => &mut all.failed,
+                State::Cancelled => &mut all.cancelled,
+            };
+            *slot = *n;
+        }
+        all
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TickView {
+    pub id: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    #[serde(flatten)]
+    pub counts: TickCounts,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OldestDue {
+    pub id: i64,
+    pub endpoint: String,
+    pub state: State,
+    pub due_at: String,
+    pub late_ms: i64,
+}
+
+pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
+    let now = context.now()?;
+    let store = context.open_store()?;
+    let ticks = store.recent_ticks(5)?;
+    let last_end = store.last_tick_end()?;
+    let counts = store.state_counts(now)?;
+    let oldest = store.oldest_waiting(now)?;
+    let stale = last_end.is_none_or(|end| end < now - Duration::minutes(STALE_AFTER_MINUTES));
+    let warning = match (&oldest, stale) {
+        (Some(task), true) => Some(format!(
+            "task {} has been due since {} and no tick has ended in the last {STALE_AFTER_MINUTES} \
+             minutes{}: is cron running `httpat tick`? (see crontab.example)",
+            task.id,
+            when::relative(task.next_attempt_at, now),
+            last_end
+                .map(|end| format!(" (the last ended {})", when::relative(end, now)))
+                .unwrap_or_else(|| " (none ever has)".to_string()),
+        )),
+        _ => None,
+    };
+    let status = Status {
+        ticks: ticks
+            .iter()
+            .map(|tick| TickView {
+                id: tick.id.clone(),
+                started_at: when::rfc3339(tick.started_at),
+                ended_at: tick.ended_at.map(when::rfc3339),
+                duration_ms: tick
+                    .ended_at
+                    .map(|end| (end - tick.started_at).num_milliseconds()),
+                counts: tick.counts,
+            })
+            .collect(),
+        last_tick_ended_at: last_end.map(when::rfc3339),
+        counts: StateCounts::new(&counts),
+        oldest_due: oldest.as_ref().map(|task| OldestDue {
+            id: task.id,
+            endpoint: task.endpoint.clone(),
+            state: task.state(now),
+            due_at: when::rfc3339(task.next_attempt_at),
+            late_ms: (now - task.next_attempt_at).num_milliseconds(),
+        }),
+        warning,
+    };
+    if context.json {
+        render::print_json(&status)?;
+    } else {
+        print(&status, &ticks_times(&ticks), now, context.utc);
+    }
+    if args.check {
+        if let Some(warning) = &status.warning {
+            return Err(refused(format!("check failed: {warning}")));
+        }
+    }
+    Ok(())
+}
+
+fn ticks_times(ticks: &[crate::store::TickRecord]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    ticks.iter().map(|t| (t.started_at, t.ended_at)).collect()
+}
+
+fn print(
+    status: &Status,
+    times: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+    utc: bool,
+) {
+    println!("Last ticks");
+    if status.ticks.is_empty() {
+        println!("  none has run yet");
+    } else {
+        let mut table = render::table(&[
+            "started",
+            "",
+            "took",
+            "sent",
+            "succeeded",
+            "retrying",
+            "failed",
+            "cancelled",
+            "recovered",
+        ]);
+        for (tick, (started, _)) in status.ticks.iter().zip(times) {
+            let took = match tick.duration_ms {
+                Some(ms) => format!("{:.2}s", ms as f64 / 1000.0),
+                None => "running".to_string(),
+            };
+            let c = &tick.counts;
+            table.add_row(vec![
+                Cell::new(when::display(*started, utc)),
+                Cell::new(when::relative(*started, now)),
+                Cell::new(took),
+                Cell::new(c.sent),
+                Cell::new(c.succeeded),
+                Cell::new(c.retrying),
+                Cell::new(c.failed),
+                Cell::new(c.cancelled),
+                Cell::new(c.recovered),
+            ]);
+        }
+        render::print_table(&table);
+    }
+    println!();
+    let c = &status.counts;
+    println!(
+        "Tasks: scheduled {}, due {}, running {}, retrying {}, succeeded {}, failed {}, cancelled {}",
+        c.scheduled, c.due, c.running, c.retrying, c.succeeded, c.failed, c.cancelled
+    );
+    match &status.oldest_due {
+        Some(oldest) => println!(
+            "Oldest due: task {} ({}, {}), due {} late",
+            oldest.id,
+            oldest.endpoint,
+            oldest.state,
+            when::relative(now - Duration::milliseconds(oldest.late_ms), now)
+                .trim_end_matches(" ago")
+        ),
+        None => println!("Oldest due: none, nothing is waiting for a tick"),
+    }
+    if let Some(warning) = &status.warning {
+        println!();
+        println!("WARNING: {warning}");
+    }
+}
