@@ -65,6 +65,8 @@ pub enum Command {
     Retry(RetryArgs),
     Tick(TickArgs),
     Status(StatusArgs),
+    Recur(RecurArgs),
+    Recurring(RecurringArgs),
     Prune(PruneArgs),
     Completions(CompletionsArgs),
 }
@@ -245,6 +247,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 
+    /// Only tasks made by this recurring schedule
+    #[arg(long, value_name = "NAME")]
+    pub schedule: Option<String>,
+
     /// Only tasks due before this time
     #[arg(long, value_name = "TIME")]
     pub before: Option<String>,
@@ -367,6 +373,79 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// Create or update a recurring schedule: each firing of a cron expression makes one ordinary
+/// task. Or pause, resume or delete one.
+///
+/// EXPR has 5 fields (minute hour day-of-month month day-of-week) or is @hourly, @daily, @weekly,
+/// @monthly; it is read in ZONE, stored by name, so a DST change moves with it. A wall time that
+/// does not exist that day fires once at the next minute that does; a repeated one fires once.
+/// Expressions whose hour field is `*` follow real time through a change instead. After
+/// downtime a schedule fires once, for its latest missed time. Prints `created`,
+/// `updated: FIELD, ...` or `unchanged`.
+#[derive(Debug, Args)]
+#[command(after_long_help = RECUR_EXAMPLES)]
+pub struct RecurArgs {
+    /// The schedule's name
+    pub name: String,
+
+    /// The endpoint each firing calls
+    #[arg(required_unless_present_any = ["pause", "resume", "delete"])]
+    pub endpoint: Option<String>,
+
+    /// When to fire: a 5-field cron expression or @hourly, @daily, @weekly, @monthly
+    #[arg(long, value_name = "EXPR", required_unless_present_any = ["pause", "resume", "delete"])]
+    pub cron: Option<String>,
+
+    /// The zone EXPR is read in (IANA name, e.g. `Europe/Riga`) [default: the local zone]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+
+    /// An argument of every task, `KEY=VALUE`; repeatable
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+
+    /// Arguments as one JSON object; `--arg` values are added to it
+    #[arg(long = "args", value_name = "JSON")]
+    pub args_json: Option<String>,
+
+    /// Priority of every task [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+
+    /// Attempts of every task before it fails [default: the endpoint's]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Stop firing until --resume
+    #[arg(long, conflicts_with_all = ["resume", "delete", "endpoint", "cron"])]
+    pub pause: bool,
+
+    /// Fire again, from the next future time (missed firings are not made up)
+    #[arg(long, conflicts_with_all = ["delete", "endpoint", "cron"])]
+    pub resume: bool,
+
+    /// Delete the schedule; the tasks it made stay
+    #[arg(long, conflicts_with_all = ["endpoint", "cron"])]
+    pub delete: bool,
+}
+
+const RECUR_EXAMPLES: &str = "\
+Examples:
+  # Every day at 06:00 Riga time, start the export of the day before:
+  httpat recur daily-export daily-export --cron '0 6 * * *' --tz Europe/Riga --arg scope=yesterday
+
+  # Every 15 minutes:
+  httpat recur poll-line-3 shift-reminder --cron '*/15 * * * *' --arg channel=line-3
+
+  httpat recur daily-export --pause
+  httpat recur daily-export --resume
+  httpat recur daily-export --delete";
+
+/// List recurring schedules: name, endpoint, cron, zone, next firing, last firing and the state
+/// of the task it made, paused.
+#[derive(Debug, Args)]
+pub struct RecurringArgs {}
 
 /// Print a shell completion script.
 #[derive(Debug, Args)]

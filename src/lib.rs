@@ -10,6 +10,7 @@ pub mod error;
 pub mod executor;
 pub mod logfile;
 pub mod manpages;
+pub mod recurring;
 pub mod render;
 pub mod request;
 pub mod secrets;

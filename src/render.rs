@@ -125,6 +125,8 @@ pub struct TaskView {
     pub finished_at: Option<String>,
     pub last_result: Option<String>,
     pub reason: Option<String>,
+    /// The recurring schedule that made it, if any.
+    pub schedule: Option<String>,
     #[serde(skip)]
     pub when: DateTime<Utc>,
 }
@@ -153,6 +155,7 @@ impl TaskView {
             finished_at: rfc3339_opt(task.finished_at),
             last_result: task.last_result.clone(),
             reason: task.reason.clone(),
+            schedule: task.schedule.clone(),
             when,
         }
     }

@@ -133,6 +133,8 @@ pub struct Task {
     pub finished_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
     pub last_result: Option<String>,
+    /// The recurring schedule that made it, if any.
+    pub schedule: Option<String>,
 }
 
 impl Task {

@@ -69,6 +69,8 @@ impl Fixture {
             max_attempts: None,
             agent: None,
             due_at: at(due_in),
+            schedule: None,
+            creation: None,
         };
         self.store
             .insert_task(&task, "user:test", at(-100))
@@ -129,6 +131,8 @@ fn sql_filters_agree_with_state_of_for_every_state() {
             max_attempts: None,
             agent: None,
             due_at: at(0) + chrono::Duration::milliseconds(1),
+            schedule: None,
+            creation: None,
         };
         f.store.insert_task(&task, "user:test", at(-100)).unwrap()
     };

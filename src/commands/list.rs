@@ -37,6 +37,7 @@ pub fn run(args: ListArgs, context: &Context) -> Result<()> {
         endpoint: args.endpoint,
         agent: args.agent,
         key: args.key,
+        schedule: args.schedule,
         before: args
             .before
             .as_deref()

@@ -6,6 +6,8 @@ mod completions;
 mod endpoints;
 mod list;
 mod prune;
+mod recur;
+mod recurring;
 mod register;
 mod register_file;
 mod retry;
@@ -30,6 +32,8 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::Cancel(args) => cancel::run(args, context),
         Command::Retry(args) => retry::run(args, context),
         Command::Status(args) => status::run(args, context),
+        Command::Recur(args) => recur::run(args, context),
+        Command::Recurring(args) => recurring::run(args, context),
         Command::Prune(args) => prune::run(args, context),
         Command::Tick(args) => tick::run(args, context),
         Command::Completions(args) => completions::run(args),

@@ -122,6 +122,8 @@ impl TaskSpec {
                 .transpose()?,
             agent: Some(self.agent.unwrap_or_else(context::user_name)),
             due_at,
+            schedule: None,
+            creation: None,
         })
     }
 }

@@ -17,8 +17,9 @@ use crate::context::Context;
 use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
 use crate::error::usage;
 use crate::executor::{self, Job, Pool};
+use crate::recurring::CronRule;
 use crate::request::RequestPlan;
-use crate::store::{Store, TickCounts};
+use crate::store::{Firing, Schedule, Store, TickCounts};
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
 
@@ -59,7 +60,8 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
     let counts = tick.run()?;
     if context.verbose > 0 {
         eprintln!(
-            "httpat: tick: sent {}, succeeded {}, retrying {}, failed {}, cancelled {}, recovered {} in {:.2}s",
+            "httpat: tick: fired {}, sent {}, succeeded {}, retrying {}, failed {}, cancelled {}, recovered {} in {:.2}s",
+            counts.fired,
             counts.sent,
             counts.succeeded,
             counts.retrying,
@@ -149,7 +151,8 @@ impl Tick {
     fn run(mut self) -> Result<TickCounts> {
         let running = self.store.running_tasks()?;
         let due = self.store.has_due(self.start)?;
-        if running.is_empty() && !due {
+        let firing = self.store.schedules_due(self.start)?;
+        if running.is_empty() && !due && firing.is_empty() {
             self.store
                 .record_idle_tick(&self.id, self.start, (self.clock)())
                 .context("cannot record the tick")?;
@@ -163,6 +166,7 @@ impl Tick {
             .map(|e| (e.name.clone(), Arc::new(e)))
             .collect();
         self.recover(&running)?;
+        self.fire(&firing)?;
         self.drain()?;
         self.store
             .record_tick_end(&self.id, (self.clock)(), &self.counts, None)?;
@@ -209,6 +213,41 @@ impl Tick {
         })?;
         self.counts.recovered += recovered;
         Ok(())
+    }
+
+    /// Step 3: each recurring schedule whose time has come makes one task, for its latest
+    /// missed firing; the history says how many earlier ones were skipped.
+    fn fire(&mut self, schedules: &[Schedule]) -> Result<()> {
+        for schedule in schedules {
+            let firing = match self.plan_firing(schedule) {
+                Ok(firing) => firing,
+                Err(error) => {
+                    let message = format!("schedule \"{}\" cannot fire: {error:#}", schedule.name);
+                    eprintln!("httpat: {message}");
+                    self.log(&message);
+                    continue;
+                }
+            };
+            let made = self
+                .store
+                .in_transaction(|store| store.fire(&firing, &self.id, self.start))?;
+            self.counts.fired += u32::from(made.is_some());
+        }
+        Ok(())
+    }
+
+    fn plan_firing(&self, schedule: &Schedule) -> Result<Firing> {
+        let rule = CronRule::parse(&schedule.cron, when::parse_zone(&schedule.zone)?)?;
+        let fire_at = rule
+            .latest_between(schedule.next_fire_at, self.start)?
+            .unwrap_or(schedule.next_fire_at);
+        let missed = rule.count_between(schedule.next_fire_at, fire_at)?;
+        Ok(Firing {
+            schedule: schedule.clone(),
+            fire_at,
+            next_fire_at: rule.next_after(self.start)?,
+            skipped: missed.saturating_sub(1),
+        })
     }
 
     /// Step 4: claim due tasks in batches, send them with up to `--concurrency` in flight,

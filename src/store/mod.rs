@@ -3,6 +3,7 @@
 
 mod claims;
 mod endpoints;
+mod schedules;
 mod tasks;
 mod ticks;
 
@@ -17,11 +18,15 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 
+pub use schedules::{Firing, Schedule};
 pub use tasks::{AttemptRecord, NewTask, PruneCounts, TaskFilter, TransitionRecord, COUNT_CAP};
 pub use ticks::{TickCounts, TickRecord};
 
 /// The schema, one file per version, applied in order and never edited once released.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../migrations/0001_initial.sql")),
+    M::up(include_str!("../../migrations/0002_recurring.sql")),
+];
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
 /// processes share one file.

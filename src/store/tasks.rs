@@ -11,7 +11,7 @@ use crate::task::{Outcome, State, Task};
 
 pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_attempts, agent, \
      created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, lease_until, outcome, \
-     finished_at, reason, last_result";
+     finished_at, reason, last_result, schedule";
 
 pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
     let args: String = row.get(2)?;
@@ -35,6 +35,7 @@ pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
         finished_at: row.get::<_, Option<i64>>(15)?.map(from_millis),
         reason: row.get(16)?,
         last_result: row.get(17)?,
+        schedule: row.get(18)?,
     })
 }
 
@@ -67,6 +68,10 @@ pub struct NewTask {
     pub max_attempts: Option<u32>,
     pub agent: Option<String>,
     pub due_at: DateTime<Utc>,
+    /// The recurring schedule that made it, if any.
+    pub schedule: Option<String>,
+    /// The detail of its first transition [default: "created"].
+    pub creation: Option<String>,
 }
 
 /// What `list` asks for; empty fields do not filter.
@@ -76,6 +81,7 @@ pub struct TaskFilter {
     pub endpoint: Option<String>,
     pub agent: Option<String>,
     pub key: Option<String>,
+    pub schedule: Option<String>,
     pub before: Option<DateTime<Utc>>,
     pub after: Option<DateTime<Utc>>,
 }
@@ -129,8 +135,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "INSERT INTO tasks (endpoint, args, key, priority, max_attempts, agent, created_at, \
-                     due_at, next_attempt_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+                     due_at, next_attempt_at, schedule) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) RETURNING id",
             )?
             .query_row(
                 params![
@@ -141,7 +147,8 @@ impl Store {
                     task.max_attempts,
                     task.agent,
                     millis(now),
-                    due
+                    due,
+                    task.schedule
                 ],
                 |row| row.get(0),
             )
@@ -151,7 +158,8 @@ impl Store {
         } else {
             State::Due
         };
-        self.record_transition(id, now, None, initial, actor, Some("created"))?;
+        let detail = task.creation.as_deref().unwrap_or("created");
+        self.record_transition(id, now, None, initial, actor, Some(detail))?;
         Ok(id)
     }
 
@@ -198,6 +206,7 @@ impl Store {
         text("endpoint", ":endpoint", &filter.endpoint);
         text("agent", ":agent", &filter.agent);
         text("key", ":key", &filter.key);
+        text("schedule", ":schedule", &filter.schedule);
         if let Some(before) = filter.before {
             conditions.push("next_attempt_at < :before".into());
             values.push((":before", millis(before).into()));

@@ -1,0 +1,194 @@
+//! `httpat recur NAME ENDPOINT --cron EXPR ...`: create or update a recurring schedule and say
+//! what changed; `--pause`, `--resume`, `--delete`.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::schedule::build_args;
+use crate::cli::RecurArgs;
+use crate::context::Context;
+use crate::endpoint;
+use crate::error::{refused, usage};
+use crate::recurring::{local_zone_name, CronRule};
+use crate::render;
+use crate::store::{Schedule, Store};
+use crate::when;
+
+/// What `recur --json` prints.
+#[derive(Debug, Serialize)]
+pub struct RecurChange {
+    pub name: String,
+    /// `created`, `updated`, `unchanged`, `paused`, `resumed` or `deleted`.
+    pub change: &'static str,
+    pub fields: Vec<&'static str>,
+    pub next_fire_at: Option<String>,
+}
+
+pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
+    endpoint::check_name(&args.name).map_err(|_| {
+        usage(format!(
+            "schedule name \"{}\" is not valid: use letters, digits, `-`, `_` and `.`",
+            args.name
+        ))
+    })?;
+    let now = context.now()?;
+    let change = if args.pause || args.resume || args.delete {
+        let store = context.open_store()?;
+        store.in_transaction(|store| switch(store, &args, now))?
+    } else {
+        let wanted = check(&args, now)?;
+        let store = context.open_store()?;
+        store.in_transaction(|store| define(store, wanted, now))?
+    };
+    if context.json {
+        return render::print_json(&change);
+    }
+    match change.change {
+        "updated" => println!("updated: {}", change.fields.join(", ")),
+        other => println!("{other}"),
+    }
+    if let Some(next) = change.next_fire_at.as_deref() {
+        log::info!("next firing {next}");
+    }
+    Ok(())
+}
+
+/// Checks the definition before the database is touched.
+fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
+    let endpoint = args.endpoint.clone().unwrap_or_default();
+    endpoint::check_name(&endpoint)?;
+    let zone = args.tz.clone().unwrap_or_else(local_zone_name);
+    let cron = args.cron.clone().unwrap_or_default();
+    let rule = CronRule::parse(&cron, when::parse_zone(&zone)?)?;
+    let args_json = args
+        .args_json
+        .as_deref()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|e| usage(format!("--args is not valid JSON: {e}")))
+        })
+        .transpose()?;
+    Ok(Schedule {
+        name: args.name.clone(),
+        endpoint,
+        cron: cron.trim().to_string(),
+        zone,
+        args: build_args(args_json, &args.args)?,
+        priority: args.priority.unwrap_or(0),
+        max_attempts: args
+            .max_attempts
+            .map(endpoint::check_max_attempts)
+            .transpose()?,
+        paused_at: None,
+        next_fire_at: rule.next_after(now)?,
+        last_fire_at: None,
+        last_task_id: None,
+    })
+}
+
+/// Creates or updates; the endpoint must exist, not be deprecated, and take the arguments.
+fn define(store: &Store, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurChange> {
+    let Some(endpoint) = store.endpoint(&wanted.endpoint)? else {
+        return Err(refused(format!(
+            "endpoint \"{}\" is not registered; registered: {}",
+            wanted.endpoint,
+            store.endpoint_names()?.join(", ")
+        )));
+    };
+    if endpoint.deprecated_at.is_some() {
+        return Err(refused(format!(
+            "endpoint \"{}\" is deprecated{}: new schedules to it are refused",
+            endpoint.name,
+            endpoint
+                .deprecated_reason
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        )));
+    }
+    endpoint
+        .template()?
+        .check(&wanted.args)
+        .map_err(|e| usage(format!("endpoint \"{}\": {e:#}", endpoint.name)))?;
+    let current = store.schedule(&wanted.name)?;
+    let (change, fields) = match &current {
+        None => ("created", Vec::new()),
+        Some(current) => {
+            let mut fields = Vec::new();
+            if current.endpoint != wanted.endpoint {
+                fields.push("endpoint");
+            }
+            if current.cron != wanted.cron {
+                fields.push("cron");
+            }
+            if current.zone != wanted.zone {
+                fields.push("tz");
+            }
+            if current.args != wanted.args {
+                fields.push("args");
+            }
+            if current.priority != wanted.priority {
+                fields.push("priority");
+            }
+            if current.max_attempts != wanted.max_attempts {
+                fields.push("max_attempts");
+            }
+            // The firing times move only when the rule changed.
+            if !fields.contains(&"cron") && !fields.contains(&"tz") {
+                wanted.next_fire_at = current.next_fire_at;
+            }
+            wanted.paused_at = current.paused_at;
+            wanted.last_fire_at = current.last_fire_at;
+            wanted.last_task_id = current.last_task_id;
+            let change = if fields.is_empty() {
+                "unchanged"
+            } else {
+                "updated"
+            };
+            (change, fields)
+        }
+    };
+    if change != "unchanged" {
+        store.save_schedule(&wanted, now)?;
+    }
+    Ok(RecurChange {
+        name: wanted.name,
+        change,
+        fields,
+        next_fire_at: Some(when::rfc3339(wanted.next_fire_at)),
+    })
+}
+
+/// `--pause`, `--resume`, `--delete`.
+fn switch(store: &Store, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurChange> {
+    let Some(mut schedule) = store.schedule(&args.name)? else {
+        return Err(refused(format!(
+            "schedule \"{}\" does not exist (see httpat recurring)",
+            args.name
+        )));
+    };
+    let change = if args.delete {
+        store.delete_schedule(&schedule.name)?;
+        "deleted"
+    } else if args.pause {
+        if schedule.paused_at.is_none() {
+            schedule.paused_at = Some(now);
+            store.save_schedule(&schedule, now)?;
+        }
+        "paused"
+    } else {
+        if schedule.paused_at.is_some() {
+            // No burst: firings missed while paused are not made up.
+            let rule = CronRule::parse(&schedule.cron, when::parse_zone(&schedule.zone)?)?;
+            schedule.paused_at = None;
+            schedule.next_fire_at = rule.next_after(now)?;
+            store.save_schedule(&schedule, now)?;
+        }
+        "resumed"
+    };
+    Ok(RecurChange {
+        name: schedule.name,
+        change,
+        fields: Vec::new(),
+        next_fire_at: (change == "resumed").then(|| when::rfc3339(schedule.next_fire_at)),
+    })
+}
