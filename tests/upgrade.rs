@@ -1,0 +1,122 @@
+//! An upgrade of the binary loses nothing: a database made by schema version 1 (the first
+//! migration alone), filled with tasks in every finished and unfinished state, is opened by the
+//! current binary, migrated, and every task reads back the same.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+const VERSION_1: &str = include_str!("../migrations/0001_initial.sql");
+
+/// Milliseconds since the epoch of an RFC 3339 instant.
+fn ms(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+}
+
+fn make_version_1_database(env: &Env) {
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch(VERSION_1).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, success, \
+         created_at, updated_at) VALUES ('release-roll', 'POST', \
+         'http://127.0.0.1:9/rolls/{roll}/release', '[[\"Authorization\",\"Bearer ${IMS_TOKEN}\"]]', \
+         10000, 5, '2xx,409', ?1, ?1)",
+        [ms("2026-11-01T00:00:00Z")],
+    )
+    .unwrap();
+    // (key, due, attempts, attempts_base, outcome, finished, last_result)
+    let tasks: [(&str, &str, u32, u32, Option<&str>, Option<&str>, Option<&str>); 6] = [
+        ("waits", "2026-11-27T12:00:00Z", 0, 0, None, None, None),
+        ("due", "2026-11-25T11:00:00Z", 0, 0, None, None, None),
+        ("retries", "2026-11-25T11:50:00Z", 1, 0, None, None, Some("503 Service Unavailable 12ms")),
+        ("done", "2026-11-24T10:00:00Z", 1, 0, Some("succeeded"), Some("2026-11-24T10:00:01Z"), Some("200 OK 84ms")),
+        ("broken", "2026-11-24T11:00:00Z", 5, 0, Some("failed"), Some("2026-11-24T15:00:00Z"), Some("404 Not Found 9ms")),
+        ("dropped", "2026-11-24T12:00:00Z", 0, 0, Some("cancelled"), Some("2026-11-24T12:30:00Z"), None),
+    ];
+    for (key, due, attempts, base, outcome, finished, last) in tasks {
+        conn.execute(
+            "INSERT INTO tasks (endpoint, args, key, priority, agent, created_at, due_at, \
+             next_attempt_at, attempts, attempts_base, outcome, finished_at, last_result) \
+             VALUES ('release-roll', ?1, ?2, 0, 'line3', ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                format!("{{\"roll\":\"{key}\"}}"),
+                key,
+                ms("2026-11-20T00:00:00Z"),
+                ms(due),
+                attempts,
+                base,
+                outcome,
+                finished.map(ms),
+                last
+            ],
+        )
+        .unwrap();
+        let id = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+             VALUES (?1, ?2, NULL, 'scheduled', 'user:line3', 'created')",
+            rusqlite::params![id, ms("2026-11-20T00:00:00Z")],
+        )
+        .unwrap();
+        if attempts > 0 {
+            conn.execute(
+                "INSERT INTO attempts (task_id, number, tick_id, started_at, duration_ms, \
+                 outcome, status, body) VALUES (?1, 1, 'old:1:a', ?2, 12, 'retryable', 503, x'6f6b')",
+                rusqlite::params![id, ms("2026-11-24T00:00:00Z")],
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_nothing_is_lost() {
+    let env = Env::new();
+    make_version_1_database(&env);
+    let listed = env.json(&["list", "--json", "--limit", "100"]);
+    let tasks = listed["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 6, "{listed}");
+    let state_of = |key: &str| {
+        tasks
+            .iter()
+            .find(|t| t["key"] == key)
+            .unwrap_or_else(|| panic!("task {key} lost"))["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let expected = [
+        ("waits", "scheduled"),
+        ("due", "due"),
+        ("retries", "retrying"),
+        ("done", "succeeded"),
+        ("broken", "failed"),
+        ("dropped", "cancelled"),
+    ];
+    for (key, state) in expected {
+        assert_eq!(state_of(key), state, "task {key}");
+    }
+    let done = tasks.iter().find(|t| t["key"] == "done").unwrap();
+    assert_eq!(done["last_result"], "200 OK 84ms");
+    assert_eq!(done["args"]["roll"], "done");
+    let id = done["id"].as_i64().unwrap();
+    let shown = env.json(&["show", &id.to_string(), "--json"]);
+    assert_eq!(shown["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["attempts"][0]["body"], "ok");
+    assert_eq!(shown["transitions"][0]["detail"], "created");
+    assert_eq!(shown["schedule"], Value::Null);
+    let endpoints = env.json(&["endpoints", "--json"]);
+    assert_eq!(endpoints[0]["headers"][0], "Authorization: Bearer ${IMS_TOKEN}");
+    assert_eq!(endpoints[0]["success"], "2xx,409");
+    assert_eq!(endpoints[0]["tasks_waiting"], 3);
+
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert!(version >= 2, "the schema was brought up to date");
+    // The migrated database works for new work too.
+    env.ok(&["recurring"]);
+    let new_id = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=new"]);
+    assert!(new_id > id);
+}
