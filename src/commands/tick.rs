@@ -256,7 +256,10 @@ impl Tick {
     fn drain(&mut self) -> Result<()> {
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(&stop))
+            // A second signal ends the process at once; the tasks it held are recovered by the
+            // next tick.
+            signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
                 .context("cannot watch for SIGINT and SIGTERM")?;
         }
         let concurrency = self.options.concurrency;
