@@ -135,10 +135,8 @@ impl TaskView {
     /// `default_max_attempts` is the endpoint's budget, used when the task has none of its own.
     pub fn new(task: &Task, now: DateTime<Utc>, default_max_attempts: u32) -> TaskView {
         let state = task.state(now);
-        let when = match (state.is_finished(), task.finished_at) {
-            (true, Some(finished)) => finished,
-            _ => task.next_attempt_at,
-        };
+        // The time the list is sorted by: when it is (or was last) due.
+        let when = task.next_attempt_at;
         TaskView {
             id: task.id,
             endpoint: task.endpoint.clone(),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, Server};
 
 struct Case {
     args: &'static [&'static str],
@@ -64,7 +64,7 @@ const CASES: &[Case] = &[
     ours(
         &["schedule", "release-roll", "--in", "", "--arg", "roll=B"],
         2,
-        &["--in"],
+        &["duration"],
     ),
     ours(
         &[
@@ -287,24 +287,51 @@ const CASES: &[Case] = &[
     ours(&["list", "--after", "garbage"], 2, &["garbage"]),
     clap(&["list", "--limit", "many"], &["many"]),
     clap(&["frobnicate"], &["frobnicate"]),
+    // refused by the state of a task or an endpoint
+    ours(
+        &["schedule", "old-roll", "--in", "1h", "--arg", "roll=B"],
+        3,
+        &["old-roll", "deprecated"],
+    ),
+    ours(&["cancel", "{done}"], 3, &["{done}", "succeeded"]),
+    ours(&["cancel", "{k1}", "{done}"], 3, &["{done}", "succeeded"]),
+    ours(&["retry", "{k1}"], 3, &["{k1}", "scheduled"]),
+    ours(&["retry", "999"], 3, &["999"]),
+    ours(
+        &["retry", "{cancelled}", "--at", "soonish"],
+        2,
+        &["soonish"],
+    ),
+    ours(
+        &["register", "no-such-endpoint", "--deprecate"],
+        3,
+        &["no-such-endpoint"],
+    ),
+    // other commands' malformed options
+    ours(&["prune", "--older-than", "ages"], 2, &["ages"]),
+    ours(&["tick", "--max-runtime", "forever"], 2, &["forever"]),
 ];
 
+/// The tasks made by `setup`, which cases name as `{k1}`, `{cancelled}` and `{done}`.
 struct Ids {
     k1: i64,
     cancelled: i64,
+    done: i64,
 }
 
 impl Ids {
     fn fill(&self, text: &str) -> String {
         text.replace("{k1}", &self.k1.to_string())
             .replace("{cancelled}", &self.cancelled.to_string())
+            .replace("{done}", &self.done.to_string())
     }
 }
 
-/// An endpoint with a placeholder, a second one, a scheduled task with key `k1` and a
-/// cancelled task.
-fn setup() -> (Env, Ids) {
+/// Endpoints with placeholders, a deprecated one, a scheduled task with key `k1`, a cancelled
+/// task and one that a tick has sent successfully to the returned server.
+fn setup() -> (Env, Ids, Server) {
     let env = Env::new();
+    let server = Server::start();
     env.register_release_roll();
     env.ok(&[
         "register",
@@ -312,6 +339,21 @@ fn setup() -> (Env, Ids) {
         "--url",
         "http://127.0.0.1:9/notify/{ticket}",
     ]);
+    env.ok(&[
+        "register",
+        "old-roll",
+        "--url",
+        "http://127.0.0.1:9/old/{roll}",
+    ]);
+    env.ok(&[
+        "register",
+        "old-roll",
+        "--deprecate",
+        "--reason",
+        "use release-roll",
+    ]);
+    env.ok(&["register", "ping", "--url", &server.url("/ping")]);
+
     let k1 = env.schedule(&[
         "release-roll",
         "--in",
@@ -323,7 +365,18 @@ fn setup() -> (Env, Ids) {
     ]);
     let cancelled = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=C"]);
     env.ok(&["cancel", &cancelled.to_string()]);
-    (env, Ids { k1, cancelled })
+    let done = env.schedule(&["ping", "--at", "now"]);
+    env.ok(&["tick"]);
+    assert_eq!(server.requests().len(), 1, "the tick sent the due task");
+    (
+        env,
+        Ids {
+            k1,
+            cancelled,
+            done,
+        },
+        server,
+    )
 }
 
 /// What is wrong with one case's outcome, if anything.
@@ -370,7 +423,7 @@ fn check(env: &Env, ids: &Ids, case: &Case) -> Option<String> {
 
 #[test]
 fn bad_input_changes_nothing_and_names_the_fault() {
-    let (env, ids) = setup();
+    let (env, ids, _server) = setup();
     let failures: Vec<String> = CASES
         .iter()
         .filter_map(|case| check(&env, &ids, case))
@@ -386,7 +439,7 @@ fn bad_input_changes_nothing_and_names_the_fault() {
 
 #[test]
 fn a_database_path_that_cannot_be_created_is_named() {
-    let (env, _) = setup();
+    let (env, _, _server) = setup();
     let file = env.path("file");
     std::fs::write(&file, "a regular file, not a folder").unwrap();
     let db = file.join("x.db");

@@ -377,3 +377,112 @@ fn show_json_records_a_cancellation() {
         "{last}"
     );
 }
+
+#[test]
+fn schedule_json_due_at_for_every_time_form() {
+    let env = Env::new();
+    env.register_release_roll();
+    // Now is 2026-11-25T12:00:00Z and the local zone is UTC.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--at", "now"], "2026-11-25T12:00:00Z"),
+        (&["--at", "+36h"], "2026-11-27T00:00:00Z"),
+        (&["--in", "1d 12h"], "2026-11-27T00:00:00Z"),
+        (&["--in", "90m"], "2026-11-25T13:30:00Z"),
+        (
+            &["--at", "2026-11-27T08:00:00+02:00"],
+            "2026-11-27T06:00:00Z",
+        ),
+        (&["--at", "2026-11-27 08:00"], "2026-11-27T08:00:00Z"),
+        (&["--at", "2026-11-27 08:00:15"], "2026-11-27T08:00:15Z"),
+        (
+            &["--at", "2026-11-27 08:00", "--tz", "Europe/Riga"],
+            "2026-11-27T06:00:00Z",
+        ),
+        // Summer time in Riga is UTC+3.
+        (
+            &["--at", "2026-07-01 08:00", "--tz", "Europe/Riga"],
+            "2026-07-01T05:00:00Z",
+        ),
+        // 03:30 happens twice in Riga on 2026-10-25; the later instant is taken.
+        (
+            &["--at", "2026-10-25 03:30", "--tz", "Europe/Riga"],
+            "2026-10-25T01:30:00Z",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (when, expected)) in cases.iter().enumerate() {
+        let roll = format!("roll=R{i}");
+        let mut args = vec!["schedule", "release-roll", "--arg", &roll];
+        args.extend_from_slice(when);
+        let out = env.json(&args);
+        if utc(&out["due_at"]) != instant(expected) {
+            failures.push(format!(
+                "{when:?}: due_at {}, expected {expected}",
+                out["due_at"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn show_json_request_of_a_get_puts_unused_arguments_in_the_query() {
+    let env = Env::new();
+    env.ok(&[
+        "register",
+        "stock",
+        "--url",
+        "http://127.0.0.1:9/stock/{roll}",
+        "--method",
+        "GET",
+    ]);
+    let id = env.schedule(&[
+        "stock",
+        "--in",
+        "1h",
+        "--arg",
+        "roll=A",
+        "--arg",
+        "plant=riga",
+    ]);
+    let request = &env.json(&["show", &id.to_string()])["request"];
+    assert_eq!(request["method"], "GET");
+    assert_eq!(
+        request["url"], "http://127.0.0.1:9/stock/A?plant=riga",
+        "{request}"
+    );
+    assert!(
+        matches!(&request["body"], Value::Null) || request["body"] == "",
+        "a GET has no body: {request}"
+    );
+}
+
+#[test]
+fn schedule_json_with_the_same_key_and_the_same_arguments_in_another_form() {
+    let env = Env::new();
+    env.register_release_roll();
+    let first = env.json(&[
+        "schedule",
+        "release-roll",
+        "--in",
+        "1h",
+        "--key",
+        "k",
+        "--arg",
+        "roll=A",
+        "--arg",
+        "plant=riga",
+    ]);
+    let again = env.json(&[
+        "schedule",
+        "release-roll",
+        "--in",
+        "1h",
+        "--key",
+        "k",
+        "--args",
+        r#"{"plant": "riga", "roll": "A"}"#,
+    ]);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["existing"], true);
+}
