@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod store;
 pub mod task;
 pub mod template;
+pub mod tick;
 pub mod when;
 
 use std::ffi::OsString;

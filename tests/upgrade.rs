@@ -11,7 +11,32 @@ const VERSION_1: &str = include_str!("../migrations/0001_initial.sql");
 
 /// Milliseconds since the epoch of an RFC 3339 instant.
 fn ms(text: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// A task row as schema version 1 stored it.
+struct Old {
+    key: &'static str,
+    due: &'static str,
+    attempts: u32,
+    outcome: Option<&'static str>,
+    finished: Option<&'static str>,
+    last: Option<&'static str>,
+}
+
+impl Old {
+    fn waiting(key: &'static str, due: &'static str) -> Old {
+        Old {
+            key,
+            due,
+            attempts: 0,
+            outcome: None,
+            finished: None,
+            last: None,
+        }
+    }
 }
 
 fn make_version_1_database(env: &Env) {
@@ -26,16 +51,43 @@ fn make_version_1_database(env: &Env) {
         [ms("2026-11-01T00:00:00Z")],
     )
     .unwrap();
-    // (key, due, attempts, attempts_base, outcome, finished, last_result)
-    let tasks: [(&str, &str, u32, u32, Option<&str>, Option<&str>, Option<&str>); 6] = [
-        ("waits", "2026-11-27T12:00:00Z", 0, 0, None, None, None),
-        ("due", "2026-11-25T11:00:00Z", 0, 0, None, None, None),
-        ("retries", "2026-11-25T11:50:00Z", 1, 0, None, None, Some("503 Service Unavailable 12ms")),
-        ("done", "2026-11-24T10:00:00Z", 1, 0, Some("succeeded"), Some("2026-11-24T10:00:01Z"), Some("200 OK 84ms")),
-        ("broken", "2026-11-24T11:00:00Z", 5, 0, Some("failed"), Some("2026-11-24T15:00:00Z"), Some("404 Not Found 9ms")),
-        ("dropped", "2026-11-24T12:00:00Z", 0, 0, Some("cancelled"), Some("2026-11-24T12:30:00Z"), None),
+    let tasks = [
+        Old::waiting("waits", "2026-11-27T12:00:00Z"),
+        Old::waiting("due", "2026-11-25T11:00:00Z"),
+        Old {
+            attempts: 1,
+            last: Some("503 Service Unavailable 12ms"),
+            ..Old::waiting("retries", "2026-11-25T11:50:00Z")
+        },
+        Old {
+            attempts: 1,
+            outcome: Some("succeeded"),
+            finished: Some("2026-11-24T10:00:01Z"),
+            last: Some("200 OK 84ms"),
+            ..Old::waiting("done", "2026-11-24T10:00:00Z")
+        },
+        Old {
+            attempts: 5,
+            outcome: Some("failed"),
+            finished: Some("2026-11-24T15:00:00Z"),
+            last: Some("404 Not Found 9ms"),
+            ..Old::waiting("broken", "2026-11-24T11:00:00Z")
+        },
+        Old {
+            outcome: Some("cancelled"),
+            finished: Some("2026-11-24T12:30:00Z"),
+            ..Old::waiting("dropped", "2026-11-24T12:00:00Z")
+        },
     ];
-    for (key, due, attempts, base, outcome, finished, last) in tasks {
+    for Old {
+        key,
+        due,
+        attempts,
+        outcome,
+        finished,
+        last,
+    } in tasks
+    {
         conn.execute(
             "INSERT INTO tasks (endpoint, args, key, priority, agent, created_at, due_at, \
              next_attempt_at, attempts, attempts_base, outcome, finished_at, last_result) \
@@ -46,7 +98,7 @@ fn make_version_1_database(env: &Env) {
                 ms("2026-11-20T00:00:00Z"),
                 ms(due),
                 attempts,
-                base,
+                0,
                 outcome,
                 finished.map(ms),
                 last
@@ -108,12 +160,17 @@ fn a_version_1_database_is_migrated_and_nothing_is_lost() {
     assert_eq!(shown["transitions"][0]["detail"], "created");
     assert_eq!(shown["schedule"], Value::Null);
     let endpoints = env.json(&["endpoints", "--json"]);
-    assert_eq!(endpoints[0]["headers"][0], "Authorization: Bearer ${IMS_TOKEN}");
+    assert_eq!(
+        endpoints[0]["headers"][0],
+        "Authorization: Bearer ${IMS_TOKEN}"
+    );
     assert_eq!(endpoints[0]["success"], "2xx,409");
     assert_eq!(endpoints[0]["tasks_waiting"], 3);
 
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
     assert!(version >= 2, "the schema was brought up to date");
     // The migrated database works for new work too.
     env.ok(&["recurring"]);

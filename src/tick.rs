@@ -1,0 +1,442 @@
+//! One tick of the executor: recover what a dead tick left, fire recurring schedules, claim due
+//! tasks and send them with the worker pool, and record every outcome in groups.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+
+use crate::attempt::AttemptResult;
+use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
+use crate::executor::{self, Job, Pool};
+use crate::recurring::CronRule;
+use crate::store::{Firing, Schedule, Store, TickCounts};
+use crate::task::{self, State, Task, Verdict};
+use crate::{logfile, when};
+
+/// Results are committed in groups: this many, or after this long, whichever comes first.
+const GROUP_SIZE: usize = 64;
+const GROUP_WAIT: Duration = Duration::from_millis(100);
+
+/// A lease outlives the longest a tick may hold a task by this margin.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// How a tick runs: `tick --concurrency --max-runtime --limit`.
+pub struct Options {
+    pub concurrency: usize,
+    pub max_runtime: Duration,
+    pub limit: Option<u32>,
+}
+
+/// Runs one tick on `store`, "now" being `start` (read once when the command started), and
+/// returns what it did.
+pub fn run(
+    store: Store,
+    options: Options,
+    start: DateTime<Utc>,
+    log_path: Option<PathBuf>,
+) -> Result<TickCounts> {
+    let started = Instant::now();
+    let clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> =
+        Arc::new(move || start + chrono::Duration::from_std(started.elapsed()).unwrap_or_default());
+    let tick = Tick {
+        id: tick_id(),
+        store,
+        start,
+        started,
+        clock,
+        options,
+        log_path,
+        endpoints: HashMap::new(),
+        counts: TickCounts::default(),
+    };
+    tick.run()
+}
+
+/// `host:pid:random`: which machine and process holds a task, so a later tick on the same host
+/// can tell whether that process is still alive.
+fn tick_id() -> String {
+    let host = gethostname::gethostname()
+        .to_string_lossy()
+        .replace(':', "_");
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Whether a task's holder is certainly gone: its lease expired, or it was a process on this
+/// host that no longer exists.
+fn holder_is_gone(task: &Task, now: DateTime<Utc>) -> bool {
+    if task.lease_until.is_none_or(|lease| lease < now) {
+        return true;
+    }
+    let Some(holder) = &task.tick_id else {
+        return false;
+    };
+    let mut parts = holder.splitn(3, ':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let this_host = gethostname::gethostname()
+        .to_string_lossy()
+        .replace(':', "_");
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    host == this_host && pid > 0 && !process_alive(pid)
+}
+
+fn process_alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    // No signal is sent: this only asks whether the process exists. EPERM means it does.
+    matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+}
+
+struct Tick {
+    id: String,
+    store: Store,
+    start: DateTime<Utc>,
+    started: Instant,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    options: Options,
+    log_path: Option<std::path::PathBuf>,
+    endpoints: HashMap<String, Arc<Endpoint>>,
+    counts: TickCounts,
+}
+
+impl Tick {
+    fn run(mut self) -> Result<TickCounts> {
+        let running = self.store.running_tasks()?;
+        let due = self.store.has_due(self.start)?;
+        let firing = self.store.schedules_due(self.start)?;
+        if running.is_empty() && !due && firing.is_empty() {
+            self.store
+                .record_idle_tick(&self.id, self.start, (self.clock)())
+                .context("cannot record the tick")?;
+            return Ok(self.counts);
+        }
+        self.store.record_tick_start(&self.id, self.start)?;
+        self.endpoints = self
+            .store
+            .endpoints()?
+            .into_iter()
+            .map(|e| (e.name.clone(), Arc::new(e)))
+            .collect();
+        self.recover(&running)?;
+        self.fire(&firing)?;
+        self.drain()?;
+        self.store
+            .record_tick_end(&self.id, (self.clock)(), &self.counts, None)?;
+        Ok(self.counts)
+    }
+
+    fn max_attempts(&self, task: &Task) -> u32 {
+        task.max_attempts.unwrap_or_else(|| {
+            self.endpoints
+                .get(&task.endpoint)
+                .map_or(DEFAULT_MAX_ATTEMPTS, |e| e.max_attempts)
+        })
+    }
+
+    /// Step 2: a running task whose tick is gone gets an `interrupted` attempt and is due again
+    /// at once, or fails when its attempts are used up.
+    fn recover(&mut self, running: &[Task]) -> Result<()> {
+        let now = (self.clock)();
+        let gone: Vec<&Task> = running.iter().filter(|t| holder_is_gone(t, now)).collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let recovered = self.store.in_transaction(|store| {
+            let mut recovered = 0;
+            for task in &gone {
+                let holder = task.tick_id.as_deref().unwrap_or("?");
+                let why = format!("tick {holder} stopped before recording a result");
+                let to = if task.attempts_used() >= self.max_attempts(task) {
+                    State::Failed
+                } else {
+                    State::Retrying
+                };
+                if store.recover_task(task, &self.id, now, to, &why)? {
+                    recovered += 1;
+                    if to == State::Failed {
+                        eprintln!(
+                            "httpat: task {} ({}) failed: its attempts are used up ({why})",
+                            task.id, task.endpoint
+                        );
+                    }
+                }
+            }
+            Ok(recovered)
+        })?;
+        self.counts.recovered += recovered;
+        Ok(())
+    }
+
+    /// Step 3: each recurring schedule whose time has come makes one task, for its latest
+    /// missed firing; the history says how many earlier ones were skipped.
+    fn fire(&mut self, schedules: &[Schedule]) -> Result<()> {
+        for schedule in schedules {
+            let firing = match self.plan_firing(schedule) {
+                Ok(firing) => firing,
+                Err(error) => {
+                    let message = format!("schedule \"{}\" cannot fire: {error:#}", schedule.name);
+                    eprintln!("httpat: {message}");
+                    self.log(&message);
+                    continue;
+                }
+            };
+            let made = self
+                .store
+                .in_transaction(|store| store.fire(&firing, &self.id, self.start))?;
+            self.counts.fired += u32::from(made.is_some());
+        }
+        Ok(())
+    }
+
+    fn plan_firing(&self, schedule: &Schedule) -> Result<Firing> {
+        let rule = CronRule::parse(&schedule.cron, when::parse_zone(&schedule.zone)?)?;
+        let fire_at = rule
+            .latest_between(schedule.next_fire_at, self.start)?
+            .unwrap_or(schedule.next_fire_at);
+        let missed = rule.count_between(schedule.next_fire_at, fire_at)?;
+        Ok(Firing {
+            schedule: schedule.clone(),
+            fire_at,
+            next_fire_at: rule.next_after(self.start)?,
+            skipped: missed.saturating_sub(1),
+        })
+    }
+
+    /// Step 4: claim due tasks in batches, send them with up to `--concurrency` in flight,
+    /// and record the results in groups, until nothing is due, `--limit` is reached, the time
+    /// budget is spent, or SIGINT/SIGTERM asks to stop.
+    fn drain(&mut self) -> Result<()> {
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // A second signal ends the process at once; the tasks it held are recovered by the
+            // next tick.
+            signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+                .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+                .context("cannot watch for SIGINT and SIGTERM")?;
+        }
+        let concurrency = self.options.concurrency;
+        let (pool, results) = Pool::start(concurrency, Arc::clone(&self.clock));
+        let max_timeout = self
+            .endpoints
+            .values()
+            .map(|e| e.timeout)
+            .max()
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let mut left = self.options.limit.unwrap_or(u32::MAX);
+        let mut claimed: HashMap<i64, Task> = HashMap::new();
+        let mut pending: Vec<AttemptResult> = Vec::new();
+        let mut oldest_pending: Option<Instant> = None;
+        let mut nothing_due = false;
+        loop {
+            let elapsed = self.started.elapsed();
+            let may_claim = !nothing_due
+                && left > 0
+                && !stop.load(Ordering::Relaxed)
+                && elapsed < self.options.max_runtime
+                && claimed.len() - pending.len() < concurrency;
+            let flush = !pending.is_empty()
+                && (pending.len() >= GROUP_SIZE
+                    || claimed.len() == pending.len()
+                    || may_claim
+                    || oldest_pending.is_some_and(|t| t.elapsed() >= GROUP_WAIT));
+            if may_claim || flush {
+                let remaining = self.options.max_runtime.saturating_sub(elapsed);
+                let in_flight = claimed.len() - pending.len();
+                let want = (2 * concurrency - in_flight).min(left as usize) as u32;
+                let group = std::mem::take(&mut pending);
+                oldest_pending = None;
+                let fresh = self.commit(
+                    &group,
+                    &mut claimed,
+                    may_claim.then_some((want, remaining, max_timeout)),
+                )?;
+                if may_claim {
+                    nothing_due = fresh.len() < want as usize;
+                    left -= fresh.len() as u32;
+                    for task in fresh {
+                        let endpoint = self.endpoints.get(&task.endpoint).cloned();
+                        claimed.insert(task.id, task.clone());
+                        pool.submit(Job { task, endpoint });
+                    }
+                }
+            }
+            if claimed.is_empty() && pending.is_empty() {
+                let can_claim_more = !nothing_due
+                    && left > 0
+                    && !stop.load(Ordering::Relaxed)
+                    && self.started.elapsed() < self.options.max_runtime;
+                if !can_claim_more {
+                    break;
+                }
+                continue;
+            }
+            match results.recv_timeout(GROUP_WAIT / 2) {
+                Ok(result) => {
+                    pending.push(result);
+                    while let Ok(more) = results.try_recv() {
+                        pending.push(more);
+                    }
+                    oldest_pending.get_or_insert_with(Instant::now);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        pool.finish();
+        Ok(())
+    }
+
+    /// Records a group of results and, when asked, claims the next batch, in one transaction
+    /// (one fsync for both).
+    fn commit(
+        &mut self,
+        group: &[AttemptResult],
+        claimed: &mut HashMap<i64, Task>,
+        claim: Option<(u32, Duration, Duration)>,
+    ) -> Result<Vec<Task>> {
+        let now = (self.clock)();
+        let mut notices = Vec::new();
+        let fresh = self.store.in_transaction(|store| {
+            for result in group {
+                let Some(task) = claimed.get(&result.task_id) else {
+                    continue;
+                };
+                notices.push(self.record(store, task, result, now)?);
+            }
+            match claim {
+                None => Ok(Vec::new()),
+                Some((want, remaining, max_timeout)) => {
+                    let lease_until = now
+                        + chrono::Duration::from_std(
+                            self.options.max_runtime + max_timeout + LEASE_MARGIN,
+                        )
+                        .unwrap_or_default();
+                    store.claim_due(
+                        &self.id,
+                        self.start,
+                        now,
+                        lease_until,
+                        remaining.as_millis() as i64,
+                        want,
+                    )
+                }
+            }
+        })?;
+        for result in group {
+            claimed.remove(&result.task_id);
+        }
+        for notice in notices {
+            self.tell(notice);
+        }
+        Ok(fresh)
+    }
+
+    /// Decides and records one result.
+    fn record(
+        &self,
+        store: &Store,
+        task: &Task,
+        result: &AttemptResult,
+        now: DateTime<Utc>,
+    ) -> Result<Notice> {
+        let retry_after = result
+            .retry_after
+            .as_deref()
+            .and_then(|v| executor::parse_retry_after(v, now));
+        let max_attempts = self.max_attempts(task);
+        let used = task.attempts_used();
+        let decision = task::decide(
+            result.verdict,
+            used,
+            max_attempts,
+            now,
+            retry_after,
+            rand::random::<f64>(),
+        );
+        let summary = result.summary();
+        let reason = match decision.state {
+            State::Failed if result.verdict == Verdict::Retryable => Some(format!(
+                "attempts used up ({used} of {max_attempts}): {summary}"
+            )),
+            State::Failed => Some(format!("permanent failure: {summary}")),
+            State::Cancelled => Some(format!("executor error: {summary}")),
+            _ => None,
+        };
+        let recorded = store.record_result(&self.id, result, &decision, now, reason.as_deref())?;
+        Ok(Notice {
+            task_id: task.id,
+            endpoint: task.endpoint.clone(),
+            state: decision.state,
+            sent: result.verdict != Verdict::ExecutorError,
+            reason,
+            recorded,
+        })
+    }
+
+    /// Counts a recorded result and says what cron's mail must carry.
+    fn tell(&mut self, notice: Notice) {
+        let Notice {
+            task_id,
+            endpoint,
+            state,
+            sent,
+            reason,
+            recorded,
+        } = notice;
+        if !recorded {
+            let message = format!(
+                "task {task_id}: this tick lost its lease before recording the result; the \
+                 task was recovered by another tick and the result is dropped"
+            );
+            log::warn!("{message}");
+            self.log(&message);
+            return;
+        }
+        self.counts.sent += u32::from(sent);
+        let reason = reason.unwrap_or_default();
+        match state {
+            State::Succeeded => self.counts.succeeded += 1,
+            State::Retrying => self.counts.retrying += 1,
+            State::Failed => {
+                self.counts.failed += 1;
+                eprintln!("httpat: task {task_id} ({endpoint}) failed: {reason}");
+            }
+            State::Cancelled => {
+                self.counts.cancelled += 1;
+                eprintln!("httpat: task {task_id} ({endpoint}) cancelled: {reason}");
+                self.log(&format!("task {task_id} ({endpoint}) cancelled: {reason}"));
+            }
+            State::Scheduled | State::Due | State::Running => {}
+        }
+    }
+
+    fn log(&self, message: &str) {
+        if let Some(path) = &self.log_path {
+            logfile::append_message(path, Some(&format!("tick {}", self.id)), message);
+        }
+    }
+}
+
+/// What one recorded result means for the operator.
+struct Notice {
+    task_id: i64,
+    endpoint: String,
+    state: State,
+    sent: bool,
+    reason: Option<String>,
+    recorded: bool,
+}
