@@ -28,6 +28,20 @@ impl CronRule {
     /// `@monthly`, `@yearly`; a bad one is a usage error with the parser's reason.
     pub fn parse(expression: &str, zone: Tz) -> Result<CronRule> {
         let trimmed = expression.trim();
+        const NICKNAMES: [&str; 6] = [
+            "@hourly",
+            "@daily",
+            "@weekly",
+            "@monthly",
+            "@yearly",
+            "@annually",
+        ];
+        if trimmed.starts_with('@') && !NICKNAMES.iter().any(|n| n.eq_ignore_ascii_case(trimmed)) {
+            return Err(usage(format!(
+                "cron expression \"{expression}\" is not a known name: use @hourly, @daily, \
+                 @weekly, @monthly or @yearly, or 5 fields"
+            )));
+        }
         if !trimmed.starts_with('@') && trimmed.split_whitespace().count() != 5 {
             return Err(usage(format!(
                 "cron expression \"{expression}\" must have 5 fields (minute hour day-of-month \
