@@ -55,6 +55,20 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
+/// The most verbose level a filter string asks for anywhere.
+fn max_level(from_env: Option<&str>, level: &str) -> log::LevelFilter {
+    let filters = from_env.unwrap_or(level);
+    let mut most = log::LevelFilter::Off;
+    for directive in filters.split(',') {
+        let name = directive.rsplit('=').next().unwrap_or("").trim();
+        let found = name
+            .parse::<log::LevelFilter>()
+            .unwrap_or(log::LevelFilter::Error);
+        most = most.max(found);
+    }
+    most
+}
+
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -67,6 +81,16 @@ fn init_logging(verbose: u8, quiet: bool) {
         .filter(|_| verbose == 0 && !quiet);
     env_logger::Builder::new()
         .parse_filters(from_env.as_deref().unwrap_or(level))
+        // At trace level the HTTP client dumps the bytes it sends, secrets included: never
+        // more than debug (where it masks header values) for it, whatever RUST_LOG asks.
+        .filter_module(
+            "ureq",
+            log::LevelFilter::Debug.min(max_level(from_env.as_deref(), level)),
+        )
+        .filter_module(
+            "ureq_proto",
+            log::LevelFilter::Debug.min(max_level(from_env.as_deref(), level)),
+        )
         .format(|out, record| {
             use std::io::Write;
             let level = match record.level() {

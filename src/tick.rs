@@ -165,7 +165,8 @@ impl Tick {
                 } else {
                     State::Retrying
                 };
-                if store.recover_task(task, &self.id, now, to, &why)? {
+                // Due again at the tick's own "now", so that this tick sends it again itself.
+                if store.recover_task(task, &self.id, now, self.start, to, &why)? {
                     recovered += 1;
                     if to == State::Failed {
                         eprintln!(

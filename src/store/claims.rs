@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::named_params;
 
 use super::tasks::{task_from_row, TASK_COLUMNS};
-use super::{millis, Store};
+use super::{millis, millis_not_before, Store};
 use crate::attempt::AttemptResult;
 use crate::task::{Decision, State, Task};
 
@@ -148,7 +148,7 @@ impl Store {
             .execute(named_params! {
                 ":outcome": outcome,
                 ":finished": millis(finished_at),
-                ":next": decision.next_attempt_at.map(millis),
+                ":next": decision.next_attempt_at.map(millis_not_before),
                 ":reason": reason,
                 ":summary": summary,
                 ":id": result.task_id,
@@ -195,13 +195,14 @@ impl Store {
     }
 
     /// Frees a task whose tick died or whose lease expired: its in-flight attempt is recorded
-    /// as `interrupted`, and it is due again at once (`retrying`), or `failed` when its attempts
-    /// are used up. Fenced like `record_result`; returns whether the task was recovered.
+    /// as `interrupted`, and it is due again at `due_again_at` (`retrying`), or `failed` when its
+    /// attempts are used up. Fenced like `record_result`; returns whether the task was recovered.
     pub fn recover_task(
         &self,
         task: &Task,
         actor: &str,
         now: DateTime<Utc>,
+        due_again_at: DateTime<Utc>,
         to: State,
         why: &str,
     ) -> Result<bool> {
@@ -212,7 +213,7 @@ impl Store {
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, next_attempt_at = :now, \
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, next_attempt_at = :due, \
                      outcome = CASE WHEN :failed THEN 'failed' END, \
                      finished_at = CASE WHEN :failed THEN :now END, \
                      reason = CASE WHEN :failed THEN :why END, last_result = 'interrupted' \
@@ -220,6 +221,7 @@ impl Store {
             )?
             .execute(named_params! {
                 ":now": millis(now),
+                ":due": millis(due_again_at),
                 ":failed": failed,
                 ":why": why,
                 ":id": task.id,

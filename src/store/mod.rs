@@ -149,9 +149,21 @@ fn create_if_missing(path: &Path) -> Result<()> {
     }
 }
 
-/// Milliseconds since the epoch, as stored.
+/// Milliseconds since the epoch, as stored (rounded down: for "now" and for what has happened).
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
+}
+
+/// Milliseconds since the epoch for a time something must not happen before: rounded up, so
+/// that storing it never brings it forward (a task asked for 12:00:30.0005 is not due at
+/// 12:00:30.000).
+pub(crate) fn millis_not_before(at: DateTime<Utc>) -> i64 {
+    let floor = at.timestamp_millis();
+    if at.timestamp_subsec_nanos() % 1_000_000 == 0 {
+        floor
+    } else {
+        floor + 1
+    }
 }
 
 /// A stored time back as a `DateTime`.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{named_params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use super::{from_millis, millis, NewTask, Store};
+use super::{from_millis, millis, millis_not_before, NewTask, Store};
 use crate::task::State;
 
 /// A recurring schedule as stored.
@@ -104,7 +104,7 @@ impl Store {
                 ":priority": schedule.priority,
                 ":max_attempts": schedule.max_attempts,
                 ":paused": schedule.paused_at.map(millis),
-                ":next": millis(schedule.next_fire_at),
+                ":next": millis_not_before(schedule.next_fire_at),
                 ":last": schedule.last_fire_at.map(millis),
                 ":last_task": schedule.last_task_id,
                 ":now": millis(now),
@@ -133,7 +133,7 @@ impl Store {
                  WHERE name = :name AND next_fire_at = :read AND paused_at IS NULL",
             )?
             .execute(named_params! {
-                ":next": millis(firing.next_fire_at),
+                ":next": millis_not_before(firing.next_fire_at),
                 ":fired": millis(firing.fire_at),
                 ":name": schedule.name,
                 ":read": millis(schedule.next_fire_at),

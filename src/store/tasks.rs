@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use super::{from_millis, millis, Store};
+use super::{from_millis, millis, millis_not_before, Store};
 use crate::task::{Outcome, State, Task};
 
 pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_attempts, agent, \
@@ -130,7 +130,7 @@ impl Store {
     /// Stores a new task and its `created` transition; returns its id.
     pub fn insert_task(&self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<i64> {
         let args = serde_json::to_string(&task.args)?;
-        let due = millis(task.due_at);
+        let due = millis_not_before(task.due_at);
         let id: i64 = self
             .conn
             .prepare_cached(
@@ -297,7 +297,7 @@ impl Store {
                      attempts_base = attempts, due_at = ?2, next_attempt_at = ?2 \
                  WHERE id = ?1 AND outcome IN ('failed', 'cancelled')",
             )?
-            .execute(params![id, millis(at)])
+            .execute(params![id, millis_not_before(at)])
             .with_context(|| format!("cannot retry task {id}"))?;
         Ok(changed == 1)
     }

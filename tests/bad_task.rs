@@ -1,0 +1,161 @@
+//! Invariant 4, one bad task never stops the tick: a task httpat cannot build (an unset
+//! `${VAR}`, a URL that no longer renders) is cancelled with the error as its reason and the
+//! error in the log file; one whose endpoint is down waits to be retried; one the endpoint
+//! rejects fails; the tick sends all the others, exits 0, and says one stderr line per task that
+//! failed for good or was cancelled.
+
+mod common;
+#[path = "support/invariants.rs"]
+mod invariants;
+
+use common::Env;
+use invariants::{closed_port, httpat, Answer, Server};
+use serde_json::Value;
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+const GOOD: usize = 5;
+
+struct Tasks {
+    unset_var: i64,
+    unrenderable: i64,
+    refused: i64,
+    not_found: i64,
+    good: Vec<i64>,
+}
+
+/// Registers the endpoints and schedules the bad tasks first (higher priority), so that with
+/// one request at a time they are all handled before any good one.
+fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
+    server.script("/missing", vec![Answer::status(404)]);
+    let closed = format!("http://127.0.0.1:{}/closed", closed_port());
+    let register = |name: &str, url: &str, extra: &[&str]| {
+        let mut args = vec!["register", name, "--url", url];
+        args.extend_from_slice(extra);
+        env.ok(&args);
+    };
+    register(
+        "needs-secret",
+        &server.url("/secret"),
+        &["--header", "X-Token: ${UNSET_VAR}"],
+    );
+    register("moved", &server.url("/rolls/{roll}"), &[]);
+    register("down", &closed, &[]);
+    register("missing", &server.url("/missing"), &[]);
+    register("good", &server.url("/good"), &[]);
+
+    let bad = |endpoint: &str, extra: &[&str]| {
+        let mut args = vec![endpoint, "--at", NOW, "--priority", "10"];
+        args.extend_from_slice(extra);
+        env.schedule(&args)
+    };
+    let tasks = Tasks {
+        unset_var: bad("needs-secret", &[]),
+        unrenderable: bad("moved", &["--arg", "roll=CCT-0042"]),
+        refused: bad("down", &[]),
+        not_found: bad("missing", &[]),
+        good: (0..GOOD)
+            .map(|n| env.schedule(&["good", "--at", NOW, "--arg", &format!("n={n}")]))
+            .collect(),
+    };
+    // The endpoint changes after the task was scheduled: its URL no longer renders.
+    register("moved", &server.url("/batches/{batch}"), &[]);
+    tasks
+}
+
+fn show(env: &Env, id: i64) -> Value {
+    env.json(&["show", &id.to_string()])
+}
+
+fn bad_tasks_do_not_stop_the_tick(concurrency: &str) {
+    let env = Env::new();
+    let server = Server::start();
+    let tasks = bad_and_good_tasks(&env, &server);
+
+    let out = httpat(&env, NOW, &["tick", "--concurrency", concurrency])
+        .env_remove("UNSET_VAR")
+        .output()
+        .expect("run httpat tick");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the tick did its work, whatever the tasks' outcomes\nstderr: {stderr}"
+    );
+    assert_eq!(stdout, "", "a tick prints nothing on stdout");
+
+    // The good ones were all delivered and succeeded.
+    let good_paths = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/good")
+        .count();
+    assert_eq!(good_paths, GOOD, "good tasks delivered");
+    for id in &tasks.good {
+        assert_eq!(show(&env, *id)["state"], "succeeded", "good task {id}");
+    }
+
+    // The unset variable: cancelled, the reason names it, the log holds the task.
+    let task = show(&env, tasks.unset_var);
+    assert_eq!(task["state"], "cancelled", "{task:#}");
+    let reason = task["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("UNSET_VAR"), "reason: {reason:?}");
+    assert!(
+        server.requests().iter().all(|r| r.path() != "/secret"),
+        "a request with an unset variable was sent"
+    );
+    let log = std::fs::read_to_string(&env.log).unwrap_or_default();
+    assert!(
+        log.contains(&format!("task {}", tasks.unset_var)) && log.contains("UNSET_VAR"),
+        "the log file does not tell about task {}:\n{log}",
+        tasks.unset_var
+    );
+
+    // The URL that no longer renders: cancelled, the reason names the missing argument.
+    let task = show(&env, tasks.unrenderable);
+    assert_eq!(task["state"], "cancelled", "{task:#}");
+    let reason = task["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("batch"), "reason: {reason:?}");
+    assert!(
+        log.contains(&format!("task {}", tasks.unrenderable)),
+        "the log file does not tell about task {}:\n{log}",
+        tasks.unrenderable
+    );
+
+    // The closed port: worth retrying, and the result says why.
+    let task = show(&env, tasks.refused);
+    assert_eq!(task["state"], "retrying", "{task:#}");
+    let error = task["attempts"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("connection refused"), "{task:#}");
+
+    // The 404: failed for good, sent once.
+    let task = show(&env, tasks.not_found);
+    assert_eq!(task["state"], "failed", "{task:#}");
+    assert_eq!(task["attempts"][0]["status"], 404, "{task:#}");
+
+    // cron's mail: one line per task that failed for good or was cancelled, nothing else.
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 3, "stderr:\n{stderr}");
+    for id in [tasks.unset_var, tasks.unrenderable, tasks.not_found] {
+        let about = format!("task {id} ");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(&about)).count(),
+            1,
+            "one stderr line about task {id}:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(&format!("task {} ", tasks.refused)),
+        "a task that will be retried is not worth a mail:\n{stderr}"
+    );
+}
+
+#[test]
+fn bad_tasks_sent_one_at_a_time_do_not_stop_the_tick() {
+    bad_tasks_do_not_stop_the_tick("1");
+}
+
+#[test]
+fn bad_tasks_among_many_in_flight_do_not_stop_the_tick() {
+    bad_tasks_do_not_stop_the_tick("16");
+}
