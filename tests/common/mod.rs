@@ -3,10 +3,12 @@
 //! records what it receives.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+mod http;
+
+#[allow(unused_imports)]
+pub use http::{Recorded, Reply, Server};
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use assert_cmd::Command;
 use rusqlite::types::ValueRef;
@@ -220,120 +222,5 @@ fn show_value(value: ValueRef<'_>) -> String {
             let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
             format!("x'{hex}'")
         }
-    }
-}
-
-/// One request as the test server received it.
-#[derive(Clone, Debug)]
-pub struct Recorded {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Recorded {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A local HTTP server on 127.0.0.1 that records every request and answers each path with a
-/// configured status and body (200 "ok" by default). Stops when dropped.
-pub struct Server {
-    http: Arc<tiny_http::Server>,
-    addr: std::net::SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    answers: Arc<Mutex<HashMap<String, (u16, String)>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    pub fn start() -> Server {
-        let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .expect("the test server listens on an IP address");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Mutex::new(HashMap::new()));
-        let thread = {
-            let (http, requests, answers) = (http.clone(), requests.clone(), answers.clone());
-            std::thread::spawn(move || serve(&http, &requests, &answers))
-        };
-        Server {
-            http,
-            addr,
-            requests,
-            answers,
-            thread: Some(thread),
-        }
-    }
-
-    /// The full URL of `path` (which starts with `/`) on this server.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// Answers requests to `path` (without query string) with this status and body.
-    pub fn answer(&self, path: &str, status: u16, body: &str) {
-        self.answers
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), (status, body.to_string()));
-    }
-
-    /// Every request received so far, in order of arrival.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.http.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(
-    http: &tiny_http::Server,
-    requests: &Mutex<Vec<Recorded>>,
-    answers: &Mutex<HashMap<String, (u16, String)>>,
-) {
-    for mut request in http.incoming_requests() {
-        let mut body = String::new();
-        let _ = request.as_reader().read_to_string(&mut body);
-        let recorded = Recorded {
-            method: request.method().as_str().to_string(),
-            url: request.url().to_string(),
-            headers: request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_string(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect(),
-            body,
-        };
-        let path = recorded.url.split('?').next().unwrap_or("").to_string();
-        requests.lock().unwrap().push(recorded);
-        let (status, text) = answers
-            .lock()
-            .unwrap()
-            .get(&path)
-            .cloned()
-            .unwrap_or((200, "ok".to_string()));
-        let response = tiny_http::Response::from_string(text).with_status_code(status);
-        let _ = request.respond(response);
     }
 }

@@ -3,169 +3,18 @@
 //! table. Included with `#[path = "support/tick.rs"] mod tick_support;` next to `mod common;`.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use crate::common::{Env, Recorded};
+use crate::common::Env;
 
-/// How the stub answers one path.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// How long to wait before answering.
-    pub delay: Duration,
-}
-
-impl Reply {
-    pub fn status(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: b"ok".to_vec(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
-        self.body = body.into();
-        self
-    }
-
-    pub fn delay(mut self, delay: Duration) -> Reply {
-        self.delay = delay;
-        self
-    }
-}
-
-/// A local HTTP server on 127.0.0.1:0 that records every request and answers each path (without
-/// query string) with its configured `Reply`, 200 "ok" by default. Each request is answered on
-/// its own thread, so a slow answer holds up no other. Stops accepting when dropped.
-pub struct Stub {
-    http: Arc<tiny_http::Server>,
-    addr: std::net::SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    replies: Arc<Mutex<HashMap<String, Reply>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Stub {
-    pub fn start() -> Stub {
-        let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .expect("the stub listens on an IP address");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let replies = Arc::new(Mutex::new(HashMap::new()));
-        let thread = {
-            let (http, requests, replies) = (http.clone(), requests.clone(), replies.clone());
-            std::thread::spawn(move || serve(&http, &requests, &replies))
-        };
-        Stub {
-            http,
-            addr,
-            requests,
-            replies,
-            thread: Some(thread),
-        }
-    }
-
-    /// The full URL of `path` (which starts with `/`) on this server.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// Answers requests to `path` with `reply` from now on.
-    pub fn reply(&self, path: &str, reply: Reply) {
-        self.replies.lock().unwrap().insert(path.to_string(), reply);
-    }
-
-    /// Every request received so far, in order of arrival.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// The requests whose path (without query string) is `path`.
-    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| path_of(&r.url) == path)
-            .collect()
-    }
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.http.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn path_of(url: &str) -> &str {
-    url.split('?').next().unwrap_or("")
-}
-
-fn serve(
-    http: &tiny_http::Server,
-    requests: &Arc<Mutex<Vec<Recorded>>>,
-    replies: &Arc<Mutex<HashMap<String, Reply>>>,
-) {
-    for mut request in http.incoming_requests() {
-        let mut body = String::new();
-        let _ = request.as_reader().read_to_string(&mut body);
-        let recorded = Recorded {
-            method: request.method().as_str().to_string(),
-            url: request.url().to_string(),
-            headers: request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_string(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect(),
-            body,
-        };
-        let path = path_of(&recorded.url).to_string();
-        requests.lock().unwrap().push(recorded);
-        let reply = replies
-            .lock()
-            .unwrap()
-            .get(&path)
-            .cloned()
-            .unwrap_or_else(|| Reply::status(200));
-        std::thread::spawn(move || {
-            std::thread::sleep(reply.delay);
-            let mut response =
-                tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-            for (name, value) in &reply.headers {
-                let header = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                    .expect("a valid test header");
-                response.add_header(header);
-            }
-            let _ = request.respond(response);
-        });
-    }
-}
+/// The local test server, under the name these tests know it by.
+pub use crate::common::{Reply, Server as Stub};
 
 /// A URL on 127.0.0.1 where nothing listens: a port bound, then closed.
 pub fn refused_url(path: &str) -> String {
