@@ -1,6 +1,24 @@
 //! httpat: at(1) for HTTP requests. Endpoints and scheduled requests live in SQLite;
 //! `httpat tick`, run by cron every minute, sends the requests whose time has come.
 
+/// `println!` that never panics: a closed or full stdout must not become a panic (exit 101).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics: with stderr on a full disk, the exit code must still be ours.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod attempt;
 pub mod cli;
 pub mod commands;
@@ -43,8 +61,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match commands::run(cli.command, &context) {
         Ok(()) => 0,
         Err(error) => {
+            let error = match &context.db_path {
+                Some(path) => store::explain(error, path),
+                None => error,
+            };
             let code = error::exit_code(&error);
-            eprintln!("httpat: {error:#}");
+            errln!("httpat: {error:#}");
             if code == 1 {
                 if let Some(log_path) = context.log_path() {
                     logfile::append(&log_path, None, &error);

@@ -13,12 +13,16 @@ use crate::endpoint::Endpoint;
 use crate::task::{State, Task};
 use crate::when;
 
-/// Prints one JSON document on stdout.
+/// Prints one JSON document on stdout. A reader that stops early (`| head`) is not an error.
 pub fn print_json(value: &impl Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out));
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// A table in httpat's style: no borders, a header row, colour only on a terminal.
@@ -39,7 +43,7 @@ pub fn table(header: &[&str]) -> Table {
 /// Prints a table, its lines without trailing blanks.
 pub fn print_table(table: &Table) {
     for line in table.lines() {
-        println!("{}", line.trim_end());
+        crate::outln!("{}", line.trim_end());
     }
 }
 

@@ -169,9 +169,10 @@ impl Tick {
                 if store.recover_task(task, &self.id, now, self.start, to, &why)? {
                     recovered += 1;
                     if to == State::Failed {
-                        eprintln!(
+                        crate::errln!(
                             "httpat: task {} ({}) failed: its attempts are used up ({why})",
-                            task.id, task.endpoint
+                            task.id,
+                            task.endpoint
                         );
                     }
                 }
@@ -190,7 +191,7 @@ impl Tick {
                 Ok(firing) => firing,
                 Err(error) => {
                     let message = format!("schedule \"{}\" cannot fire: {error:#}", schedule.name);
-                    eprintln!("httpat: {message}");
+                    crate::errln!("httpat: {message}");
                     self.log(&message);
                     continue;
                 }
@@ -414,11 +415,11 @@ impl Tick {
             State::Retrying => self.counts.retrying += 1,
             State::Failed => {
                 self.counts.failed += 1;
-                eprintln!("httpat: task {task_id} ({endpoint}) failed: {reason}");
+                crate::errln!("httpat: task {task_id} ({endpoint}) failed: {reason}");
             }
             State::Cancelled => {
                 self.counts.cancelled += 1;
-                eprintln!("httpat: task {task_id} ({endpoint}) cancelled: {reason}");
+                crate::errln!("httpat: task {task_id} ({endpoint}) cancelled: {reason}");
                 self.log(&format!("task {task_id} ({endpoint}) cancelled: {reason}"));
             }
             State::Scheduled | State::Due | State::Running => {}

@@ -41,5 +41,8 @@ fn every_subcommand_has_a_page_with_its_examples() {
         .find(|(name, _)| name == "httpat-schedule.1")
         .expect("a page for schedule");
     let text = String::from_utf8_lossy(&schedule.1).replace("\\-", "-");
-    assert!(text.contains("--in 36h"), "the schedule page shows the cool-down example");
+    assert!(
+        text.contains("--in 36h"),
+        "the schedule page shows the cool-down example"
+    );
 }

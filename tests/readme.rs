@@ -39,19 +39,34 @@ fn the_quick_start_runs_as_written() {
         .expect("run bash");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "quick start failed\n{stdout}\n{stderr}");
-    for expected in ["created", "release-roll", "scheduled", "cancelled task 1", "Nothing is due"] {
+    assert!(
+        output.status.success(),
+        "quick start failed\n{stdout}\n{stderr}"
+    );
+    for expected in [
+        "created",
+        "release-roll",
+        "scheduled",
+        "cancelled task 1",
+        "Nothing is due",
+    ] {
         assert!(stdout.contains(expected), "no {expected:?} in\n{stdout}");
     }
 }
 
 #[test]
 fn the_first_lines_are_the_install_and_test_commands() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let head: Vec<&str> = readme.lines().take(6).collect();
-    assert!(head.iter().any(|l| l.starts_with("cargo install --locked --path . && httpat tick")));
+    assert!(head
+        .iter()
+        .any(|l| l.starts_with("cargo install --locked --path . && httpat tick")));
     assert!(head.iter().any(|l| l.starts_with("cargo test --locked")));
-    let ci = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
-    assert!(ci.contains("cargo test --locked"), ".ci/run runs the README's test command");
+    let ci =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/run")).unwrap();
+    assert!(
+        ci.contains("cargo test --locked"),
+        ".ci/run runs the README's test command"
+    );
 }

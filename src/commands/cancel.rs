@@ -24,7 +24,7 @@ pub fn run(args: CancelArgs, context: &Context) -> Result<()> {
         Ok(lines)
     })?;
     for line in lines {
-        println!("{line}");
+        crate::outln!("{line}");
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
         return render::print_json(&views);
     }
     if views.is_empty() {
-        println!("No endpoints registered. Add one with: httpat register NAME --url URL");
+        crate::outln!("No endpoints registered. Add one with: httpat register NAME --url URL");
         return Ok(());
     }
     let mut table = render::table(&[

@@ -83,7 +83,7 @@ pub fn run(args: ListArgs, context: &Context) -> Result<()> {
 
 fn print(listing: &Listing, now: chrono::DateTime<chrono::Utc>, utc: bool) {
     if listing.tasks.is_empty() {
-        println!("No tasks match.");
+        crate::outln!("No tasks match.");
         return;
     }
     let mut table = render::table(&[
@@ -111,9 +111,9 @@ fn print(listing: &Listing, now: chrono::DateTime<chrono::Utc>, utc: bool) {
     render::print_table(&table);
     let shown = listing.tasks.len() as u64;
     if listing.more_than {
-        println!("{shown} shown of more than {COUNT_CAP} matching tasks; narrow with filters or raise --limit");
+        crate::outln!("{shown} shown of more than {COUNT_CAP} matching tasks; narrow with filters or raise --limit");
     } else if listing.matched > shown {
-        println!(
+        crate::outln!(
             "{shown} shown of {} matching tasks; raise --limit to see more",
             listing.matched
         );

@@ -37,7 +37,7 @@ pub fn run(args: PruneArgs, context: &Context) -> Result<()> {
     } else {
         "deleted"
     };
-    println!(
+    crate::outln!(
         "{verb} {} finished tasks, {} attempts, {} transitions and {} tick records from before {}",
         counts.tasks,
         counts.attempts,

@@ -45,8 +45,8 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
         return render::print_json(&change);
     }
     match change.change {
-        "updated" => println!("updated: {}", change.fields.join(", ")),
-        other => println!("{other}"),
+        "updated" => crate::outln!("updated: {}", change.fields.join(", ")),
+        other => crate::outln!("{other}"),
     }
     if let Some(next) = change.next_fire_at.as_deref() {
         log::info!("next firing {next}");

@@ -64,7 +64,9 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
         return render::print_json(&views);
     }
     if views.is_empty() {
-        println!("No recurring schedules. Add one with: httpat recur NAME ENDPOINT --cron EXPR");
+        crate::outln!(
+            "No recurring schedules. Add one with: httpat recur NAME ENDPOINT --cron EXPR"
+        );
         return Ok(());
     }
     let mut table = render::table(&[

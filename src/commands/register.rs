@@ -70,7 +70,7 @@ pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
     if context.json {
         return render::print_json(&change);
     }
-    println!("{}", change.line());
+    crate::outln!("{}", change.line());
     Ok(())
 }
 

@@ -17,8 +17,9 @@ use crate::render;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndpointsFile {
+    /// Each entry is checked on its own, so that an error names its endpoint.
     #[serde(default)]
-    endpoints: BTreeMap<String, EndpointEntry>,
+    endpoints: BTreeMap<String, toml::Value>,
 }
 
 /// One endpoint as the file gives it; what it leaves out takes the default.
@@ -50,7 +51,10 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
     })?;
     let mut wanted = Vec::new();
     for (name, entry) in parsed.endpoints {
-        let requested = check_entry(&name, entry)
+        let requested = entry
+            .try_into::<EndpointEntry>()
+            .map_err(anyhow::Error::from)
+            .and_then(|entry| check_entry(&name, entry))
             .map_err(|e| usage(format!("{}: endpoint \"{name}\": {e:#}", file.display())))?;
         wanted.push((name, requested));
     }
@@ -95,7 +99,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
         return render::print_json(&changes);
     }
     for change in &changes {
-        println!("{}: {}", change.name, change.line());
+        crate::outln!("{}: {}", change.name, change.line());
     }
     Ok(())
 }

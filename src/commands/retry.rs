@@ -27,7 +27,7 @@ pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
             .collect::<Result<Vec<_>>>()
     })?;
     for line in lines {
-        println!("{line}");
+        crate::outln!("{line}");
     }
     Ok(())
 }

@@ -76,7 +76,7 @@ pub fn run(args: ScheduleArgs, context: &Context) -> Result<()> {
     if context.json {
         return render::print_json(&admitted.scheduled(&task));
     }
-    println!("{}", admitted.id);
+    crate::outln!("{}", admitted.id);
     Ok(())
 }
 

@@ -135,8 +135,8 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             .map(|at| render::time_with_relative(at.with_timezone(&Utc), now, utc))
             .unwrap_or_else(|_| text.to_string())
     };
-    let field = |name: &str, value: &str| println!("  {name:<13}{value}");
-    println!("Task {}", task.id);
+    let field = |name: &str, value: &str| crate::outln!("  {name:<13}{value}");
+    crate::outln!("Task {}", task.id);
     let because = task
         .reason
         .as_deref()
@@ -168,25 +168,25 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     if let Some(result) = &task.last_result {
         field("last result", result);
     }
-    println!();
-    println!("Request");
+    crate::outln!();
+    crate::outln!("Request");
     match (&detail.request, &detail.request_error) {
         (Some(request), _) => {
-            println!("  {} {}", request.method, request.url);
+            crate::outln!("  {} {}", request.method, request.url);
             for (name, value) in &request.headers {
-                println!("  {name}: {value}");
+                crate::outln!("  {name}: {value}");
             }
             if let Some(body) = &request.body {
-                println!();
-                println!("  {body}");
+                crate::outln!();
+                crate::outln!("  {body}");
             }
         }
-        (None, error) => println!("  cannot be built: {}", error.as_deref().unwrap_or("?")),
+        (None, error) => crate::outln!("  cannot be built: {}", error.as_deref().unwrap_or("?")),
     }
-    println!();
-    println!("Attempts");
+    crate::outln!();
+    crate::outln!("Attempts");
     if detail.attempts.is_empty() {
-        println!("  none yet");
+        crate::outln!("  none yet");
     }
     for attempt in &detail.attempts {
         let result = match (&attempt.status, &attempt.error) {
@@ -198,7 +198,7 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             .duration_ms
             .map(|ms| format!(" {ms}ms"))
             .unwrap_or_default();
-        println!(
+        crate::outln!(
             "  #{} {} {}{duration} {} (tick {})",
             attempt.number,
             time(&attempt.started_at),
@@ -207,10 +207,10 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             attempt.tick_id
         );
         if let Some(location) = &attempt.location {
-            println!("      Location: {location}");
+            crate::outln!("      Location: {location}");
         }
         if let Some(retry_after) = &attempt.retry_after {
-            println!("      Retry-After: {retry_after}");
+            crate::outln!("      Retry-After: {retry_after}");
         }
         if let Some(body) = attempt.body.as_deref().filter(|b| !b.is_empty()) {
             let cut = if attempt.body_truncated {
@@ -219,14 +219,14 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
                 ""
             };
             let content_type = attempt.content_type.as_deref().unwrap_or("body");
-            println!(
+            crate::outln!(
                 "      {content_type}{cut}: {}",
                 body.replace('\n', "\n      ")
             );
         }
     }
-    println!();
-    println!("History");
+    crate::outln!();
+    crate::outln!("History");
     for transition in &detail.transitions {
         let from = transition.from.as_deref().unwrap_or("");
         let detail = transition
@@ -234,7 +234,7 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        println!(
+        crate::outln!(
             "  {}  {from} -> {}  by {}{detail}",
             time(&transition.at),
             transition.to,

@@ -145,9 +145,9 @@ fn print(
     now: DateTime<Utc>,
     utc: bool,
 ) {
-    println!("Last ticks");
+    crate::outln!("Last ticks");
     if status.ticks.is_empty() {
-        println!("  none has run yet");
+        crate::outln!("  none has run yet");
     } else {
         let mut table = render::table(&[
             "started",
@@ -180,14 +180,14 @@ fn print(
         }
         render::print_table(&table);
     }
-    println!();
+    crate::outln!();
     let c = &status.counts;
-    println!(
+    crate::outln!(
         "Tasks: scheduled {}, due {}, running {}, retrying {}, succeeded {}, failed {}, cancelled {}",
         c.scheduled, c.due, c.running, c.retrying, c.succeeded, c.failed, c.cancelled
     );
     match &status.oldest_due {
-        Some(oldest) => println!(
+        Some(oldest) => crate::outln!(
             "Oldest due: task {} ({}, {}), due {} late",
             oldest.id,
             oldest.endpoint,
@@ -195,10 +195,10 @@ fn print(
             when::relative(now - Duration::milliseconds(oldest.late_ms), now)
                 .trim_end_matches(" ago")
         ),
-        None => println!("Oldest due: none, nothing is waiting for a tick"),
+        None => crate::outln!("Oldest due: none, nothing is waiting for a tick"),
     }
     if let Some(warning) = &status.warning {
-        println!();
-        println!("WARNING: {warning}");
+        crate::outln!();
+        crate::outln!("WARNING: {warning}");
     }
 }

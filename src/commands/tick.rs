@@ -25,7 +25,7 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
     }
     let counts = tick::run(store, options, start, context.log_path())?;
     if context.verbose > 0 {
-        eprintln!(
+        crate::errln!(
             "httpat: tick: fired {}, sent {}, succeeded {}, retrying {}, failed {}, cancelled {}, recovered {} in {:.2}s",
             counts.fired,
             counts.sent,
@@ -62,7 +62,7 @@ fn check(args: &TickArgs) -> Result<Options> {
 fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32) -> Result<()> {
     let tasks = store.due_preview(now, limit)?;
     if tasks.is_empty() {
-        println!("Nothing is due.");
+        crate::outln!("Nothing is due.");
         return Ok(());
     }
     for task in tasks {
@@ -84,14 +84,14 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32) -> Result<()> {
             Ok(plan)
         });
         match plan {
-            Err(e) => println!("{header}: would be cancelled: {e:#}"),
+            Err(e) => crate::outln!("{header}: would be cancelled: {e:#}"),
             Ok(plan) => {
-                println!("{header}: {} {}", plan.method, plan.url);
+                crate::outln!("{header}: {} {}", plan.method, plan.url);
                 for (name, value) in &plan.headers {
-                    println!("  {name}: {value}");
+                    crate::outln!("  {name}: {value}");
                 }
                 if let Some(body) = &plan.body {
-                    println!("  {body}");
+                    crate::outln!("  {body}");
                 }
             }
         }

@@ -149,6 +149,44 @@ fn create_if_missing(path: &Path) -> Result<()> {
     }
 }
 
+/// Adds what a person needs to an error that came from SQLite: which database, what went wrong
+/// in plain words, and the fix where there is one. Errors of other kinds pass unchanged.
+pub fn explain(error: anyhow::Error, path: &Path) -> anyhow::Error {
+    use rusqlite::ErrorCode;
+    let Some(code) =
+        error
+            .chain()
+            .find_map(|cause| match cause.downcast_ref::<rusqlite::Error>() {
+                Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.code),
+                _ => None,
+            })
+    else {
+        return error;
+    };
+    let what = match code {
+        ErrorCode::DiskFull => "the disk is full: free some space and run the command again",
+        ErrorCode::ReadOnly => {
+            "it cannot be written (a read-only file or file system): check its permissions"
+        }
+        ErrorCode::SystemIoFailure => {
+            "a disk I/O error (a full disk or a file size limit?): check the disk and run again"
+        }
+        ErrorCode::CannotOpen => "it cannot be opened: check the path and its permissions",
+        ErrorCode::PermissionDenied => "permission denied: check the file's owner and mode",
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+            "another process held it for more than 30 s: run the command again"
+        }
+        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+            "it is damaged or not an httpat database"
+        }
+        _ => return error.context(format!("database {}", path.display())),
+    };
+    error.context(format!(
+        "database {}: {what}; nothing was changed",
+        path.display()
+    ))
+}
+
 /// Milliseconds since the epoch, as stored (rounded down: for "now" and for what has happened).
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
