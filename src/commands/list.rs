@@ -55,9 +55,9 @@ pub fn run(args: ListArgs, context: &Context) -> Result<()> {
     let store = context.open_store()?;
     let (tasks, matched) = store.tasks_matching(&filter, now, args.limit)?;
     let budgets: HashMap<String, u32> = store
-        .endpoints_with_waiting()?
+        .endpoints()?
         .into_iter()
-        .map(|(endpoint, _)| (endpoint.name, endpoint.max_attempts))
+        .map(|endpoint| (endpoint.name, endpoint.max_attempts))
         .collect();
     let views: Vec<TaskView> = tasks
         .iter()
