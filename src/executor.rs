@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,6 +29,38 @@ pub struct Job {
     pub endpoint: Option<Arc<Endpoint>>,
 }
 
+/// What a worker reports for a job.
+pub enum Report {
+    /// The request was made (or could not be made): record the attempt.
+    Attempted(AttemptResult),
+    /// The request was not started: the tick is stopping, or it could not finish before the
+    /// tick's time budget ends. The task goes back to wait for the next tick.
+    NotStarted { task_id: i64, number: u32 },
+}
+
+impl Report {
+    pub fn task_id(&self) -> i64 {
+        match self {
+            Report::Attempted(result) => result.task_id,
+            Report::NotStarted { task_id, .. } => *task_id,
+        }
+    }
+}
+
+/// When a worker may still start a request: before `deadline` less the request's timeout, and
+/// not once `stop` is set.
+#[derive(Clone)]
+pub struct StartRule {
+    pub deadline: Instant,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl StartRule {
+    fn allows(&self, timeout: Duration) -> bool {
+        !self.stop.load(Ordering::Relaxed) && Instant::now() + timeout <= self.deadline
+    }
+}
+
 /// The worker pool. Dropping the job sender ends the workers once the queue is empty.
 pub struct Pool {
     jobs: Option<Sender<Job>>,
@@ -40,7 +73,8 @@ impl Pool {
     pub fn start(
         size: usize,
         clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
-    ) -> (Pool, Receiver<AttemptResult>) {
+        rule: StartRule,
+    ) -> (Pool, Receiver<Report>) {
         let agent = agent();
         let (job_sender, job_receiver) = mpsc::channel::<Job>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
@@ -51,12 +85,21 @@ impl Pool {
                 let jobs = Arc::clone(&job_receiver);
                 let results = result_sender.clone();
                 let clock = Arc::clone(&clock);
+                let rule = rule.clone();
                 std::thread::spawn(move || loop {
                     // A poisoned lock only means another worker panicked while waiting.
                     let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = next else { break };
-                    let result = perform_guarded(&agent, &job, clock.as_ref());
-                    if results.send(result).is_err() {
+                    let timeout = job.endpoint.as_ref().map_or(Duration::ZERO, |e| e.timeout);
+                    let report = if rule.allows(timeout) {
+                        Report::Attempted(perform_guarded(&agent, &job, clock.as_ref()))
+                    } else {
+                        Report::NotStarted {
+                            task_id: job.task.id,
+                            number: job.task.attempts,
+                        }
+                    };
+                    if results.send(report).is_err() {
                         break;
                     }
                 })

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
-use crate::executor::{self, Job, Pool};
+use crate::executor::{self, Job, Pool, Report, StartRule};
 use crate::recurring::CronRule;
 use crate::store::{Firing, Schedule, Store, TickCounts};
 use crate::task::{self, State, Task, Verdict};
@@ -22,6 +22,13 @@ use crate::{logfile, when};
 /// Results are committed in groups: this many, or after this long, whichever comes first.
 const GROUP_SIZE: usize = 64;
 const GROUP_WAIT: Duration = Duration::from_millis(100);
+
+/// How many claimed tasks a tick holds (queued or in flight) for `concurrency` workers: enough
+/// that claims are few and large, so that draining thousands is not one commit per request.
+/// A task that waits too long in the queue is not sent but released (see `StartRule`).
+fn held_target(concurrency: usize) -> usize {
+    (8 * concurrency).clamp(32, 1024)
+}
 
 /// A lease outlives the longest a tick may hold a task by this margin.
 const LEASE_MARGIN: Duration = Duration::from_secs(60);
@@ -231,52 +238,56 @@ impl Tick {
                 .context("cannot watch for SIGINT and SIGTERM")?;
         }
         let concurrency = self.options.concurrency;
-        let (pool, results) = Pool::start(concurrency, Arc::clone(&self.clock));
+        // No request starts unless it can finish (by its timeout) within the time budget.
+        let rule = StartRule {
+            deadline: self.started + self.options.max_runtime,
+            stop: Arc::clone(&stop),
+        };
+        let (pool, reports) = Pool::start(concurrency, Arc::clone(&self.clock), rule);
         let max_timeout = self
             .endpoints
             .values()
             .map(|e| e.timeout)
             .max()
             .unwrap_or(DEFAULT_TIMEOUT);
+        let target = held_target(concurrency);
         let mut left = self.options.limit.unwrap_or(u32::MAX);
-        let mut claimed: HashMap<i64, Task> = HashMap::new();
-        let mut pending: Vec<AttemptResult> = Vec::new();
+        // Claimed and not yet recorded; `pending` are those answered, waiting for a commit.
+        let mut held: HashMap<i64, Task> = HashMap::new();
+        let mut pending: Vec<Report> = Vec::new();
         let mut oldest_pending: Option<Instant> = None;
         let mut nothing_due = false;
         loop {
             let elapsed = self.started.elapsed();
+            let in_queue = held.len() - pending.len();
             let may_claim = !nothing_due
                 && left > 0
                 && !stop.load(Ordering::Relaxed)
                 && elapsed < self.options.max_runtime
-                && claimed.len() - pending.len() < concurrency;
+                && in_queue <= target / 2;
             let flush = !pending.is_empty()
                 && (pending.len() >= GROUP_SIZE
-                    || claimed.len() == pending.len()
+                    || in_queue == 0
                     || may_claim
                     || oldest_pending.is_some_and(|t| t.elapsed() >= GROUP_WAIT));
             if may_claim || flush {
                 let remaining = self.options.max_runtime.saturating_sub(elapsed);
-                let in_flight = claimed.len() - pending.len();
-                let want = (2 * concurrency - in_flight).min(left as usize) as u32;
+                let want = (target - in_queue).min(left as usize) as u32;
                 let group = std::mem::take(&mut pending);
                 oldest_pending = None;
-                let fresh = self.commit(
-                    &group,
-                    &mut claimed,
-                    may_claim.then_some((want, remaining, max_timeout)),
-                )?;
+                let claim = may_claim.then_some((want, remaining, max_timeout));
+                let fresh = self.commit(&group, &mut held, claim)?;
                 if may_claim {
                     nothing_due = fresh.len() < want as usize;
                     left -= fresh.len() as u32;
                     for task in fresh {
                         let endpoint = self.endpoints.get(&task.endpoint).cloned();
-                        claimed.insert(task.id, task.clone());
+                        held.insert(task.id, task.clone());
                         pool.submit(Job { task, endpoint });
                     }
                 }
             }
-            if claimed.is_empty() && pending.is_empty() {
+            if held.is_empty() {
                 let can_claim_more = !nothing_due
                     && left > 0
                     && !stop.load(Ordering::Relaxed)
@@ -286,10 +297,10 @@ impl Tick {
                 }
                 continue;
             }
-            match results.recv_timeout(GROUP_WAIT / 2) {
-                Ok(result) => {
-                    pending.push(result);
-                    while let Ok(more) = results.try_recv() {
+            match reports.recv_timeout(GROUP_WAIT / 2) {
+                Ok(report) => {
+                    pending.push(report);
+                    while let Ok(more) = reports.try_recv() {
                         pending.push(more);
                     }
                     oldest_pending.get_or_insert_with(Instant::now);
@@ -302,22 +313,34 @@ impl Tick {
         Ok(())
     }
 
-    /// Records a group of results and, when asked, claims the next batch, in one transaction
+    /// Records a group of reports and, when asked, claims the next batch, in one transaction
     /// (one fsync for both).
     fn commit(
         &mut self,
-        group: &[AttemptResult],
-        claimed: &mut HashMap<i64, Task>,
+        group: &[Report],
+        held: &mut HashMap<i64, Task>,
         claim: Option<(u32, Duration, Duration)>,
     ) -> Result<Vec<Task>> {
         let now = (self.clock)();
         let mut notices = Vec::new();
         let fresh = self.store.in_transaction(|store| {
-            for result in group {
-                let Some(task) = claimed.get(&result.task_id) else {
+            for report in group {
+                let Some(task) = held.get(&report.task_id()) else {
                     continue;
                 };
-                notices.push(self.record(store, task, result, now)?);
+                match report {
+                    Report::Attempted(result) => {
+                        notices.push(self.record(store, task, result, now)?);
+                    }
+                    Report::NotStarted { number, .. } => {
+                        let back_to = if task.attempts_used() > 1 {
+                            State::Retrying
+                        } else {
+                            State::Due
+                        };
+                        store.release_task(task.id, &self.id, *number, back_to, now)?;
+                    }
+                }
             }
             match claim {
                 None => Ok(Vec::new()),
@@ -338,8 +361,8 @@ impl Tick {
                 }
             }
         })?;
-        for result in group {
-            claimed.remove(&result.task_id);
+        for report in group {
+            held.remove(&report.task_id());
         }
         for notice in notices {
             self.tell(notice);

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::named_params;
+use rusqlite::{named_params, OptionalExtension};
 
 use super::tasks::{task_from_row, TASK_COLUMNS};
 use super::{millis, millis_not_before, Store};
@@ -24,34 +24,65 @@ impl Store {
         remaining_ms: i64,
         limit: u32,
     ) -> Result<Vec<Task>> {
+        // One priority level at a time, each a short walk of the `tasks_claim` index: no sort of
+        // every due task, and no scan of a level's future backlog.
+        let mut ids: Vec<i64> = Vec::new();
+        let mut below: Option<i64> = None;
+        let mut next_level = self.conn.prepare_cached(
+            "SELECT max(priority) FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND priority < ?1",
+        )?;
+        let mut due_at_level = self.conn.prepare_cached(
+            "SELECT id FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND priority = :level \
+               AND next_attempt_at <= :now \
+               AND coalesce((SELECT timeout_ms FROM endpoints e WHERE e.name = tasks.endpoint), 0) \
+                   <= :remaining \
+             ORDER BY next_attempt_at, id LIMIT :limit",
+        )?;
+        while ids.len() < limit as usize {
+            let level: Option<i64> =
+                next_level.query_row([below.unwrap_or(i64::MAX)], |row| row.get(0))?;
+            let Some(level) = level else { break };
+            let wanted = limit as usize - ids.len();
+            let found = due_at_level
+                .query_map(
+                    named_params! {
+                        ":level": level,
+                        ":now": millis(now),
+                        ":remaining": remaining_ms,
+                        ":limit": wanted as i64,
+                    },
+                    |row| row.get::<_, i64>(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            ids.extend(found);
+            if level == i64::MIN {
+                break;
+            }
+            below = Some(level);
+        }
         let sql = format!(
             "UPDATE tasks SET tick_id = :tick, lease_until = :lease, attempts = attempts + 1 \
-             WHERE id IN ( \
-                 SELECT id FROM tasks \
-                 WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= :now \
-                   AND COALESCE((SELECT timeout_ms FROM endpoints e WHERE e.name = tasks.endpoint), 0) \
-                       <= :remaining \
-                 ORDER BY priority DESC, next_attempt_at, id LIMIT :limit) \
+             WHERE id = :id AND outcome IS NULL AND tick_id IS NULL \
              RETURNING {TASK_COLUMNS}"
         );
-        let mut claimed = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(
-                named_params! {
-                    ":tick": tick_id,
-                    ":lease": millis(lease_until),
-                    ":now": millis(now),
-                    ":remaining": remaining_ms,
-                    ":limit": limit,
-                },
-                task_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<Task>>>()
-            .context("cannot claim due tasks")?;
-        claimed.sort_by(|a, b| {
-            (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
-        });
+        let mut take = self.conn.prepare_cached(&sql)?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let task = take
+                .query_row(
+                    named_params! {
+                        ":tick": tick_id,
+                        ":lease": millis(lease_until),
+                        ":id": id,
+                    },
+                    task_from_row,
+                )
+                .optional()
+                .with_context(|| format!("cannot claim task {id}"))?;
+            claimed.extend(task);
+        }
         let mut insert_attempt = self.conn.prepare_cached(
             "INSERT INTO attempts (task_id, number, tick_id, started_at) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -78,6 +109,44 @@ impl Store {
             )?;
         }
         Ok(claimed)
+    }
+
+    /// Gives back a claimed task whose request was never started (the tick stopped, or its time
+    /// budget ran out first): the claim's attempt is undone and the task waits for the next
+    /// tick. Fenced like `record_result`.
+    pub fn release_task(
+        &self,
+        task_id: i64,
+        tick_id: &str,
+        number: u32,
+        back_to: State,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let released = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, attempts = attempts - 1 \
+                 WHERE id = ?1 AND tick_id = ?2 AND attempts = ?3",
+            )?
+            .execute(rusqlite::params![task_id, tick_id, number])
+            .with_context(|| format!("cannot release task {task_id}"))?;
+        if released == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached("DELETE FROM attempts WHERE task_id = ?1 AND number = ?2")?
+            .execute(rusqlite::params![task_id, number])?;
+        self.record_transition(
+            task_id,
+            now,
+            Some(State::Running),
+            back_to,
+            tick_id,
+            Some(
+                "not sent: the tick stopped, or its time ran out, before this request could start",
+            ),
+        )?;
+        Ok(true)
     }
 
     /// The tasks a claim at `now` would take, without claiming them (`tick --dry-run`).

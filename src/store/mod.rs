@@ -26,6 +26,7 @@ pub use ticks::{TickCounts, TickRecord};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_initial.sql")),
     M::up(include_str!("../../migrations/0002_recurring.sql")),
+    M::up(include_str!("../../migrations/0003_claim_index.sql")),
 ];
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
@@ -80,7 +81,8 @@ impl Store {
         }
         // An acknowledged task must survive a power cut: every commit is synced.
         self.conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA journal_size_limit = 4194304;",
         )?;
         // A short-lived process need not pay for a checkpoint at exit; the WAL is checkpointed
         // automatically as it grows.
@@ -121,6 +123,24 @@ impl Store {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(error)
             }
+        }
+    }
+}
+
+/// A WAL larger than this is folded back into the database when a process closes it: every
+/// short-lived process is the first connection of its life and rebuilds its WAL index by reading
+/// the valid part of the WAL, so it must stay short.
+const WAL_FOLD_BYTES: u64 = 512 * 1024;
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_FOLD_BYTES);
+        if large {
+            // PASSIVE never waits for other processes; once it has copied every frame, the next
+            // writer starts the WAL over, and journal_size_limit trims the file.
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
         }
     }
 }

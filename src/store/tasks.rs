@@ -131,28 +131,25 @@ impl Store {
     pub fn insert_task(&self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<i64> {
         let args = serde_json::to_string(&task.args)?;
         let due = millis_not_before(task.due_at);
-        let id: i64 = self
-            .conn
+        self.conn
             .prepare_cached(
                 "INSERT INTO tasks (endpoint, args, key, priority, max_attempts, agent, created_at, \
                      due_at, next_attempt_at, schedule) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) RETURNING id",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             )?
-            .query_row(
-                params![
-                    task.endpoint,
-                    args,
-                    task.key,
-                    task.priority,
-                    task.max_attempts,
-                    task.agent,
-                    millis(now),
-                    due,
-                    task.schedule
-                ],
-                |row| row.get(0),
-            )
+            .execute(params![
+                task.endpoint,
+                args,
+                task.key,
+                task.priority,
+                task.max_attempts,
+                task.agent,
+                millis(now),
+                due,
+                task.schedule
+            ])
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
+        let id = self.conn.last_insert_rowid();
         let initial = if task.due_at > now {
             State::Scheduled
         } else {
