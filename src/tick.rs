@@ -27,7 +27,7 @@ const GROUP_WAIT: Duration = Duration::from_millis(100);
 /// that claims are few and large, so that draining thousands is not one commit per request.
 /// A task that waits too long in the queue is not sent but released (see `StartRule`).
 fn held_target(concurrency: usize) -> usize {
-    (8 * concurrency).clamp(32, 1024)
+    (8 * concurrency).clamp(128, 1024)
 }
 
 /// A lease outlives the longest a tick may hold a task by this margin.

@@ -81,8 +81,7 @@ impl Store {
         }
         // An acknowledged task must survive a power cut: every commit is synced.
         self.conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-             PRAGMA journal_size_limit = 4194304;",
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
         )?;
         // A short-lived process need not pay for a checkpoint at exit; the WAL is checkpointed
         // automatically as it grows.
@@ -127,20 +126,25 @@ impl Store {
     }
 }
 
-/// A WAL larger than this is folded back into the database when a process closes it: every
-/// short-lived process is the first connection of its life and rebuilds its WAL index by reading
-/// the valid part of the WAL, so it must stay short.
-const WAL_FOLD_BYTES: u64 = 512 * 1024;
+/// A WAL larger than this is folded back into the database when a process closes it. Every
+/// short-lived process is the first connection of its life: it rebuilds the WAL index by reading
+/// the whole WAL, and it cannot know what earlier processes checkpointed (that lives in the
+/// index), so only a checkpoint that empties the WAL file keeps that read short.
+const WAL_FOLD_BYTES: u64 = 256 * 1024;
+
+/// How long closing waits for other processes' readers before leaving the fold to a later one.
+const FOLD_PATIENCE: Duration = Duration::from_millis(50);
 
 impl Drop for Store {
     fn drop(&mut self) {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_FOLD_BYTES);
-        if large {
-            // PASSIVE never waits for other processes; once it has copied every frame, the next
-            // writer starts the WAL over, and journal_size_limit trims the file.
-            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        if large && self.conn.busy_timeout(FOLD_PATIENCE).is_ok() {
+            // Errors are fine here: the fold is an optimisation, and a later process retries.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 }
