@@ -175,5 +175,9 @@ fn a_time_between_two_milliseconds_is_not_brought_forward() {
     // up: the task goes at the next whole millisecond, never before it was asked for.
     let next_millisecond = "2026-11-25T12:00:30.001Z";
     tick(&env, next_millisecond, &[]);
-    assert_eq!(server.count(), 1, "the task was not sent at {next_millisecond}");
+    assert_eq!(
+        server.count(),
+        1,
+        "the task was not sent at {next_millisecond}"
+    );
 }
