@@ -115,7 +115,7 @@ struct Tick {
     started: Instant,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     options: Options,
-    log_path: Option<std::path::PathBuf>,
+    log_path: Option<PathBuf>,
     endpoints: HashMap<String, Arc<Endpoint>>,
     counts: TickCounts,
 }
@@ -138,11 +138,18 @@ impl Tick {
             .into_iter()
             .map(|e| (e.name.clone(), Arc::new(e)))
             .collect();
-        self.recover(&running)?;
-        self.fire(&firing)?;
-        self.drain()?;
-        self.store
-            .record_tick_end(&self.id, (self.clock)(), &self.counts, None)?;
+        let worked = self
+            .recover(&running)
+            .and_then(|()| self.fire(&firing))
+            .and_then(|()| self.drain());
+        // The record says how the tick ended, failure included, for `status`; if the database
+        // itself is what failed, this write fails too and the first error is the one reported.
+        let error = worked.as_ref().err().map(|e| format!("{e:#}"));
+        let ended =
+            self.store
+                .record_tick_end(&self.id, (self.clock)(), &self.counts, error.as_deref());
+        worked?;
+        ended?;
         Ok(self.counts)
     }
 

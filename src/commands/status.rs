@@ -67,6 +67,8 @@ pub struct TickView {
     pub duration_ms: Option<i64>,
     #[serde(flatten)]
     pub counts: TickCounts,
+    /// Why the tick stopped early, when it did.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +111,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
                     .ended_at
                     .map(|end| (end - tick.started_at).num_milliseconds()),
                 counts: tick.counts,
+                error: tick.error.clone(),
             })
             .collect(),
         last_tick_ended_at: last_end.map(when::rfc3339),
@@ -161,9 +164,10 @@ fn print(
             "recovered",
         ]);
         for (tick, (started, _)) in status.ticks.iter().zip(times) {
-            let took = match tick.duration_ms {
-                Some(ms) => format!("{:.2}s", ms as f64 / 1000.0),
-                None => "running".to_string(),
+            let took = match (tick.duration_ms, &tick.error) {
+                (Some(_), Some(_)) => "failed".to_string(),
+                (Some(ms), None) => format!("{:.2}s", ms as f64 / 1000.0),
+                (None, _) => "running".to_string(),
             };
             let c = &tick.counts;
             table.add_row(vec![
