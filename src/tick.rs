@@ -122,16 +122,15 @@ struct Tick {
 
 impl Tick {
     fn run(mut self) -> Result<TickCounts> {
-        let running = self.store.running_tasks()?;
-        let due = self.store.has_due(self.start)?;
-        let firing = self.store.schedules_due(self.start)?;
-        if running.is_empty() && !due && firing.is_empty() {
+        if !self.store.has_work(self.start)? {
             self.store
                 .record_idle_tick(&self.id, self.start, (self.clock)())
                 .context("cannot record the tick")?;
             return Ok(self.counts);
         }
         self.store.record_tick_start(&self.id, self.start)?;
+        let running = self.store.running_tasks()?;
+        let firing = self.store.schedules_due(self.start)?;
         self.endpoints = self
             .store
             .endpoints()?
