@@ -300,6 +300,7 @@ fn send(
     let request = agent
         .configure_request(request)
         .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout))
         .build();
     let mut response = agent.run(request).map_err(classify_error)?;
     let header = |name: &str| {
