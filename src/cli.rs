@@ -182,27 +182,13 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// An argument, `KEY=VALUE` (a string); repeatable. Fills URL placeholders; the rest goes
-    /// into the JSON body (POST, PUT, PATCH) or the query string (GET, HEAD, DELETE)
-    #[arg(long = "arg", value_name = "KEY=VALUE")]
-    pub args: Vec<String>,
-
-    /// Arguments as one JSON object; `--arg` values are added to it
-    #[arg(long = "args", value_name = "JSON")]
-    pub args_json: Option<String>,
+    #[command(flatten)]
+    pub task: TaskOptions,
 
     /// Idempotency key: scheduling again with the same key, endpoint and arguments prints the
     /// existing task's id and changes nothing
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
-
-    /// When more is due than a tick can send at once, a higher number goes first [default: 0]
-    #[arg(long, allow_negative_numbers = true)]
-    pub priority: Option<i64>,
-
-    /// Attempts before the task fails for good [default: the endpoint's]
-    #[arg(long, value_name = "N")]
-    pub max_attempts: Option<u32>,
 
     /// Who asked for it [default: $USER]
     #[arg(long, value_name = "NAME")]
@@ -223,6 +209,27 @@ Examples:
   # Many at once, all or none (one id per line, in input order):
   printf '%s\\n' '{\"endpoint\": \"release-roll\", \"in\": \"36h\", \"args\": {\"roll\": \"CCT-0044\"}}' |
       httpat schedule --file -";
+
+/// What a task carries besides its endpoint and time: `schedule` and `recur` share these.
+#[derive(Debug, Args)]
+pub struct TaskOptions {
+    /// An argument, `KEY=VALUE` (a string); repeatable. Fills URL placeholders; the rest goes
+    /// into the JSON body (POST, PUT, PATCH) or the query string (GET, HEAD, DELETE)
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+
+    /// Arguments as one JSON object; `--arg` values are added to it
+    #[arg(long = "args", value_name = "JSON")]
+    pub args_json: Option<String>,
+
+    /// When more is due than a tick can send at once, a higher number goes first [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+
+    /// Attempts before the task fails for good [default: the endpoint's]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+}
 
 /// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
 ///
@@ -401,21 +408,9 @@ pub struct RecurArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 
-    /// An argument of every task, `KEY=VALUE`; repeatable
-    #[arg(long = "arg", value_name = "KEY=VALUE")]
-    pub args: Vec<String>,
-
-    /// Arguments as one JSON object; `--arg` values are added to it
-    #[arg(long = "args", value_name = "JSON")]
-    pub args_json: Option<String>,
-
-    /// Priority of every task [default: 0]
-    #[arg(long, allow_negative_numbers = true)]
-    pub priority: Option<i64>,
-
-    /// Attempts of every task before it fails [default: the endpoint's]
-    #[arg(long, value_name = "N")]
-    pub max_attempts: Option<u32>,
+    /// What every task it makes carries
+    #[command(flatten)]
+    pub task: TaskOptions,
 
     /// Stop firing until --resume
     #[arg(long, conflicts_with_all = ["resume", "delete", "endpoint", "cron"])]

@@ -62,6 +62,7 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
     let cron = args.cron.clone().unwrap_or_default();
     let rule = CronRule::parse(&cron, when::parse_zone(&zone)?)?;
     let args_json = args
+        .task
         .args_json
         .as_deref()
         .map(|text| {
@@ -73,9 +74,10 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
         endpoint,
         cron: cron.trim().to_string(),
         zone,
-        args: build_args(args_json, &args.args)?,
-        priority: args.priority.unwrap_or(0),
+        args: build_args(args_json, &args.task.args)?,
+        priority: args.task.priority.unwrap_or(0),
         max_attempts: args
+            .task
             .max_attempts
             .map(endpoint::check_max_attempts)
             .transpose()?,

@@ -49,6 +49,7 @@ pub fn run(args: ScheduleArgs, context: &Context) -> Result<()> {
     }
     let now = context.now()?;
     let args_json = args
+        .task
         .args_json
         .as_deref()
         .map(|text| {
@@ -62,10 +63,10 @@ pub fn run(args: ScheduleArgs, context: &Context) -> Result<()> {
         in_: args.in_,
         tz: args.tz,
         args: args_json,
-        arg_pairs: args.args,
+        arg_pairs: args.task.args,
         key: args.key,
-        priority: args.priority,
-        max_attempts: args.max_attempts,
+        priority: args.task.priority,
+        max_attempts: args.task.max_attempts,
         agent: args.agent,
     };
     let task = spec.check(now)?;
