@@ -151,6 +151,9 @@ Examples:
 
 /// List registered endpoints: name, method, URL, timeout, attempts, deprecated, tasks waiting.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat endpoints\n  httpat endpoints --json | jq -r '.[] | select(.deprecated) | .name'"
+)]
 pub struct EndpointsArgs {}
 
 /// Store one request to be sent at a given time; prints its id alone on stdout.
@@ -279,6 +282,9 @@ Examples:
 
 /// One task whole: its request, arguments, times, state, every attempt and every transition.
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'"
+)]
 pub struct ShowArgs {
     /// The task's id
     pub id: i64,
@@ -440,6 +446,7 @@ Examples:
 /// List recurring schedules: name, endpoint, cron, zone, next firing, last firing and the state
 /// of the task it made, paused.
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:\n  httpat recurring\n  httpat recurring --json --utc")]
 pub struct RecurringArgs {}
 
 /// Print a shell completion script.
