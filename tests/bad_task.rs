@@ -5,11 +5,8 @@
 //! failed for good or was cancelled.
 
 mod common;
-#[path = "support/invariants.rs"]
-mod invariants;
 
-use common::Env;
-use invariants::{closed_port, httpat, Answer, Server};
+use common::{closed_port, httpat, Env, Reply, Server};
 use serde_json::Value;
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -26,7 +23,7 @@ struct Tasks {
 /// Registers the endpoints and schedules the bad tasks first (higher priority), so that with
 /// one request at a time they are all handled before any good one.
 fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
-    server.script("/missing", vec![Answer::status(404)]);
+    server.script("/missing", vec![Reply::status(404)]);
     let closed = format!("http://127.0.0.1:{}/closed", closed_port());
     let register = |name: &str, url: &str, extra: &[&str]| {
         let mut args = vec!["register", name, "--url", url];

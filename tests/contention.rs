@@ -10,8 +10,8 @@ use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use common::{parse_id, Env};
-use reliability::{describe, httpat, minute, run, spawn_tick, tick_until_done, KeyServer, BASE};
+use common::{describe, httpat, parse_id, spawn_tick, Env, Server};
+use reliability::{minute, run, tick_until_done, BASE};
 
 const LOOPS: usize = 8;
 const PER_LOOP: usize = 40;
@@ -26,7 +26,7 @@ struct Scheduled {
 #[test]
 fn schedules_from_eight_loops_while_ticks_run_are_all_kept_and_never_see_a_lock() {
     let env = Env::new();
-    let server = KeyServer::start(8);
+    let server = Server::start();
     env.ok(&["register", "hook", "--url", &server.url("/hook/{n}")]);
 
     let scheduling = AtomicBool::new(true);
@@ -78,7 +78,7 @@ fn schedules_from_eight_loops_while_ticks_run_are_all_kept_and_never_see_a_lock(
     eprintln!(
         "{} ticks ran during the schedules and sent {} requests",
         tick_outputs.len(),
-        server.total()
+        server.count()
     );
 
     // No "database is locked" anywhere, from schedules or ticks.
@@ -124,7 +124,7 @@ fn schedules_from_eight_loops_while_ticks_run_are_all_kept_and_never_see_a_lock(
     // Zero lost: once ticks have run until nothing is left, each was sent exactly once and
     // succeeded.
     tick_until_done(&env, 1, 5);
-    let deliveries = server.deliveries();
+    let deliveries = server.deliveries_by_key();
     for (id, key) in &acknowledged {
         let task = env.json(&["show", &id.to_string()]);
         assert_eq!(task["state"], "succeeded", "task {id}: {task:#}");
@@ -134,7 +134,7 @@ fn schedules_from_eight_loops_while_ticks_run_are_all_kept_and_never_see_a_lock(
             "deliveries of task {id} (key {key})"
         );
     }
-    assert_eq!(server.total(), LOOPS * PER_LOOP, "requests received");
+    assert_eq!(server.count(), LOOPS * PER_LOOP, "requests received");
     assert_eq!(
         tick_outputs.len(),
         ticks_run.load(Ordering::SeqCst),

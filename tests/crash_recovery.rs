@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::process::Child;
 use std::time::Duration;
 
-use common::Env;
-use invariants::{schedule_many, shift_ms, spawn_tick, states, tick, Server};
+use common::{spawn_tick, Env, Server};
+use invariants::{schedule_many, shift_ms, states, tick};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -102,6 +102,7 @@ fn ticks_killed_while_requests_are_in_flight_lose_no_task() {
         .collect();
     assert!(unfinished.is_empty(), "tasks not succeeded: {unfinished:?}");
     let deliveries = server.deliveries_by_key();
+    assert_eq!(server.without_key(), 0, "requests without Idempotency-Key");
     assert_eq!(deliveries.len(), TASKS, "tasks that reached the endpoint");
 
     // A task that reached the endpoint twice did so because its first tick died: the story

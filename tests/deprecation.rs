@@ -3,11 +3,8 @@
 //! shows it.
 
 mod common;
-#[path = "support/operators.rs"]
-mod operators;
 
-use common::{cells, Env, Server};
-use operators::{refused_unchanged, state_of};
+use common::{cells, refused_unchanged, state_of, Env, Server};
 use serde_json::Value;
 
 /// The line of the `endpoints` table whose first cell is `name`.

@@ -5,8 +5,8 @@ mod common;
 #[path = "support/invariants.rs"]
 mod invariants;
 
-use common::Env;
-use invariants::{ms_between, shift_ms, tick, Answer, Server};
+use common::{Env, Reply, Server};
+use invariants::{ms_between, shift_ms, tick};
 
 const T: &str = "2026-11-25T12:00:30.000Z";
 
@@ -79,10 +79,10 @@ fn tasks_a_millisecond_apart_go_only_once_their_own_time_has_come() {
 /// Schedules one task at T on a path that answers `first` and then 200; ticks at T; checks the
 /// next attempt time is at least `min_wait_ms` after T; then proves the retry is not sent a
 /// millisecond before that time and is sent at it.
-fn retry_waits_for_its_time(first: Answer, min_wait_ms: i64) {
+fn retry_waits_for_its_time(first: Reply, min_wait_ms: i64) {
     let mut env = Env::new();
     let server = Server::start();
-    server.script("/flaky", vec![first, Answer::status(200)]);
+    server.script("/flaky", vec![first, Reply::status(200)]);
     env.ok(&["register", "flaky", "--url", &server.url("/flaky")]);
     let id = env.schedule(&["flaky", "--at", T]);
 
@@ -131,19 +131,19 @@ fn retry_waits_for_its_time(first: Answer, min_wait_ms: i64) {
 #[test]
 fn a_retrying_task_is_not_sent_before_its_next_attempt_time() {
     // The first backoff is one minute.
-    retry_waits_for_its_time(Answer::status(503), 60_000);
+    retry_waits_for_its_time(Reply::status(503), 60_000);
 }
 
 #[test]
 fn retry_after_in_seconds_is_honoured() {
-    retry_waits_for_its_time(Answer::status(503).header("Retry-After", "120"), 120_000);
+    retry_waits_for_its_time(Reply::status(503).header("Retry-After", "120"), 120_000);
 }
 
 #[test]
 fn retry_after_as_a_date_is_honoured() {
     // 12:10:00 is 9 min 30 s after T, far beyond the first backoff.
-    let answer = Answer::status(429).header("Retry-After", "Wed, 25 Nov 2026 12:10:00 GMT");
-    retry_waits_for_its_time(answer, 570_000);
+    let reply = Reply::status(429).header("Retry-After", "Wed, 25 Nov 2026 12:10:00 GMT");
+    retry_waits_for_its_time(reply, 570_000);
 }
 
 #[test]

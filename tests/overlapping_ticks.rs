@@ -8,8 +8,8 @@ mod invariants;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::Env;
-use invariants::{read_only, schedule_many, spawn_tick, states, Answer, Server};
+use common::{open_db, spawn_tick, Env, Reply, Server};
+use invariants::{schedule_many, states};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 const GOOD: usize = 240;
@@ -23,7 +23,7 @@ fn overlapping_ticks_send_every_task_exactly_once() {
     // in flight at the same time as the others.
     let server = Server::start();
     server.set_delay(Duration::from_millis(20));
-    server.script("/busy", vec![Answer::status(503)]);
+    server.script("/busy", vec![Reply::status(503)]);
     env.ok(&["register", "good", "--url", &server.url("/good")]);
     env.ok(&["register", "busy", "--url", &server.url("/busy")]);
     let good = schedule_many(&env, "good", NOW, GOOD);
@@ -53,6 +53,7 @@ fn overlapping_ticks_send_every_task_exactly_once() {
 
     // The endpoint's view: every task arrived, none twice.
     let deliveries = server.deliveries_by_key();
+    assert_eq!(server.without_key(), 0, "requests without Idempotency-Key");
     let twice: Vec<_> = deliveries.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
     assert_eq!(
@@ -75,7 +76,7 @@ fn overlapping_ticks_send_every_task_exactly_once() {
             assert_eq!(task["attempts"], 1, "task {id}: {task:#}");
         }
     }
-    let conn = read_only(&env.db);
+    let conn = open_db(&env.db);
     let attempts: HashMap<i64, i64> = conn
         .prepare("SELECT task_id, COUNT(*) FROM attempts GROUP BY task_id")
         .unwrap()

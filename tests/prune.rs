@@ -6,8 +6,8 @@ mod common;
 #[path = "support/operators.rs"]
 mod operators;
 
-use common::{Env, Server};
-use operators::{count, exits, listed_ids, refused_unchanged, show, state_of};
+use common::{count, exits, refused_unchanged, show, state_of, Env, Server};
+use operators::listed_ids;
 use serde_json::Value;
 
 /// Long before the cutoff of a 90-day prune run at `PRUNE_AT`.

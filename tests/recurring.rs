@@ -9,10 +9,10 @@ mod recurring_support;
 
 use std::sync::Barrier;
 
-use common::{Env, Server};
+use common::{instant, refused_unchanged, Env, Server};
 use recurring_support::{
-    all_task_ids, instant, json_at, key, keys_of, next_fire, ok_at, recur_at, refused_unchanged,
-    run_at, schedule, schedules, standalone_numbers, tasks_of, tick_at,
+    all_task_ids, json_at, key, keys_of, next_fire, ok_at, recur_at, run_at, schedule, schedules,
+    standalone_numbers, tasks_of, tick_at,
 };
 use serde_json::{json, Value};
 

@@ -4,13 +4,10 @@
 //! deprecated first.
 
 mod common;
-#[path = "support/operators.rs"]
-mod operators;
 
 use std::path::PathBuf;
 
-use common::Env;
-use operators::{exits, refused_unchanged};
+use common::{exits, refused_unchanged, Env};
 use serde_json::Value;
 
 /// The example shipped with the package.

@@ -10,10 +10,8 @@ mod reliability;
 use std::process::Child;
 use std::time::Duration;
 
-use common::Env;
-use reliability::{
-    count, describe, minute, schedule_all, spawn_tick, tally, tick_until_done, KeyServer,
-};
+use common::{count, describe, spawn_tick, Env, Server};
+use reliability::{minute, schedule_all, tally, tick_until_done};
 
 const OVERLAP_TASKS: usize = 5_000;
 const OVERLAP_TICKS: usize = 8;
@@ -30,7 +28,7 @@ fn crash_rounds() -> usize {
 #[test]
 fn eight_ticks_started_together_deliver_5000_tasks_exactly_once() {
     let env = Env::new();
-    let server = KeyServer::start(16);
+    let server = Server::start();
     env.ok(&["register", "fast", "--url", &server.url("/fast")]);
     schedule_all(&env, "fast", "overlap-", OVERLAP_TASKS);
 
@@ -46,7 +44,7 @@ fn eight_ticks_started_together_deliver_5000_tasks_exactly_once() {
         );
     }
 
-    let deliveries = server.deliveries();
+    let deliveries = server.deliveries_by_key();
     assert_eq!(server.without_key(), 0, "requests without Idempotency-Key");
     let twice: Vec<_> = deliveries.iter().filter(|(_, n)| **n != 1).collect();
     assert!(
@@ -103,8 +101,8 @@ fn ticks_killed_at_random_moments_lose_nothing_and_explain_every_duplicate() {
 /// a minute apart until nothing is left. Returns how many tasks were delivered more than once.
 fn crash_round(round: usize) -> usize {
     let env = Env::new();
-    let server = KeyServer::start(16);
-    server.set_delay(Duration::from_millis(50), Duration::from_millis(100));
+    let server = Server::start();
+    server.set_delay_between(Duration::from_millis(50), Duration::from_millis(100));
     env.ok(&["register", "slow", "--url", &server.url("/slow")]);
     let ids = schedule_all(&env, "slow", "crash-", CRASH_TASKS);
     let keys: Vec<String> = (0..CRASH_TASKS).map(|n| format!("crash-{n}")).collect();
@@ -118,13 +116,13 @@ fn crash_round(round: usize) -> usize {
     );
     child.kill().expect("SIGKILL the tick");
     child.wait().expect("reap the killed tick");
-    let reached_before_kill = server.total();
+    let reached_before_kill = server.count();
 
     // The recovery need not be slow: the delay only kept requests in flight for the kill.
-    server.set_delay(Duration::ZERO, Duration::ZERO);
+    server.set_delay(Duration::ZERO);
     tick_until_done(&env, 1, 10);
 
-    let result = tally(&env.db, &keys, &server.deliveries());
+    let result = tally(&env.db, &keys, &server.deliveries_by_key());
     let context = format!(
         "round {round}: killed after {kill_after:?}, {reached_before_kill} requests had reached \
          the endpoint"
@@ -144,7 +142,7 @@ fn crash_round(round: usize) -> usize {
     // What the database says is what the product shows.
     let running = env.json(&["list", "--state", "running"]);
     assert_eq!(running["tasks"], serde_json::json!([]), "{context}");
-    let delivered = server.deliveries();
+    let delivered = server.deliveries_by_key();
     if let Some(n) = (0..CRASH_TASKS).find(|n| delivered.get(&keys[*n]).copied() > Some(1)) {
         let shown = env.json(&["show", &ids[n].to_string()]);
         let outcomes: Vec<&str> = shown["attempts"]

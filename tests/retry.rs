@@ -5,8 +5,8 @@ mod common;
 #[path = "support/operators.rs"]
 mod operators;
 
-use common::{Env, Server};
-use operators::{exits, listed_ids, refused_unchanged, show, state_of};
+use common::{exits, refused_unchanged, show, state_of, Env, Server};
+use operators::listed_ids;
 use serde_json::Value;
 
 /// An endpoint `hook` whose URL answers 404 and a `/fixed` path that answers 200.

@@ -3,13 +3,10 @@
 //! and is named by its number; 100,000 lines go through.
 
 mod common;
-#[path = "support/operators.rs"]
-mod operators;
 
 use std::time::Instant;
 
-use common::Env;
-use operators::{count, refused_unchanged, show};
+use common::{count, refused_unchanged, show, Env};
 
 fn env_with_release_roll() -> Env {
     let env = Env::new();

@@ -8,8 +8,8 @@ mod invariants;
 
 use std::process::Output;
 
-use common::Env;
-use invariants::{contains_bytes, files_under, httpat, Answer, Server};
+use common::{httpat, Env, Reply, Server};
+use invariants::{contains_bytes, files_under};
 use serde_json::Value;
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -54,11 +54,11 @@ fn show_json(env: &Env, id: i64) -> Value {
 fn a_secret_is_sent_but_never_stored_logged_or_shown() {
     let env = Env::new();
     let server = Server::start();
-    server.script("/echo", vec![Answer::status(200).echo("Authorization")]);
-    server.script("/busy", vec![Answer::status(500).echo("Authorization")]);
+    server.script("/echo", vec![Reply::status(200).echo("Authorization")]);
+    server.script("/busy", vec![Reply::status(500).echo("Authorization")]);
     server.script(
         "/moved",
-        vec![Answer::status(302)
+        vec![Reply::status(302)
             .header("Location", "/elsewhere?auth={echo}")
             .echo("Authorization")],
     );

@@ -3,12 +3,10 @@
 //! next tick, untouched.
 
 mod common;
-#[path = "support/invariants.rs"]
-mod invariants;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, Reply, Server, DEFAULT_NOW};
+use common::{spawn_tick, Env, Reply, Server, DEFAULT_NOW};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -39,7 +37,7 @@ fn stop_a_tick_with(signal: Signal) {
     for _ in 0..10 {
         env.schedule(&["slow", "--at", "now"]);
     }
-    let tick = invariants::spawn_tick(&env, DEFAULT_NOW, &["--concurrency", "2"]);
+    let tick = spawn_tick(&env, DEFAULT_NOW, &["--concurrency", "2"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.requests().len() < 2 {
         assert!(

@@ -6,8 +6,8 @@ mod common;
 #[path = "support/operators.rs"]
 mod operators;
 
-use common::{Env, Server};
-use operators::{exits, matched, spawn, state_of, HoldingServer};
+use common::{exits, spawn, state_of, Env, Reply, Server};
+use operators::matched;
 use serde_json::Value;
 
 const STATES: [&str; 7] = [
@@ -146,9 +146,9 @@ fn a_retrying_task_whose_next_attempt_time_has_passed_counts_as_waiting() {
 
 #[test]
 fn json_counts_agree_with_list_for_every_state_and_name_the_oldest_due_task() {
-    let server = HoldingServer::start();
-    server.answer("/gone", 404);
-    server.answer("/flaky", 503);
+    let server = Server::start();
+    server.reply("/gone", Reply::status(404));
+    server.reply("/flaky", Reply::status(503));
     let env = Env::new();
     for (name, path) in [
         ("ok", "/ok"),
@@ -166,13 +166,13 @@ fn json_counts_agree_with_list_for_every_state_and_name_the_oldest_due_task() {
     env.schedule(&["ok", "--in", "2h"]);
     env.schedule(&["ok", "--in", "3h"]);
     env.ok(&["tick"]);
-    server.wait_for(3);
+    assert!(server.wait_for(3), "requests: {:?}", server.requests());
 
     // A tick that stays `running` until the test lets its request through.
     server.hold("/slow");
     let running = env.schedule(&["slow", "--at", "now"]);
     let mut held_tick = spawn(&env, common::DEFAULT_NOW, &["tick", "--limit", "1"]);
-    server.wait_for(4);
+    assert!(server.wait_for(4), "requests: {:?}", server.requests());
     let due = env.schedule(&["ok", "--at", "2026-11-25T11:50:00Z"]);
 
     let status = env.json(&["status"]);

@@ -13,10 +13,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::Env;
+use common::{describe, httpat, open_db, spawn_tick, Env, Server};
 use reliability::{
-    connect, describe, httpat, minute, run, schedule_all, schedule_file, spawn_tick, tally,
-    task_lines, tick_until_done, KeyServer, BASE,
+    minute, run, schedule_all, schedule_file, tally, task_lines, tick_until_done, with_stdin, BASE,
 };
 use rusqlite::Connection;
 
@@ -41,23 +40,6 @@ fn limited(env: &Env, kib: u64, args: &[&str]) -> Command {
         };
     }
     cmd
-}
-
-fn with_stdin(mut cmd: Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start httpat");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("wait for httpat");
-    writer.join().expect("the stdin writer");
-    out
 }
 
 /// Exit 1, nothing on stdout (no id acknowledged), no panic. Returns a complaint when the
@@ -88,7 +70,7 @@ fn failed_cleanly(what: &str, out: &Output, db: &Path) -> Option<String> {
 /// `PRAGMA integrity_check` says ok, `list` works, and every acknowledged key is there exactly
 /// once; keys of refused work are not.
 fn still_valid(env: &Env, acknowledged: &[String], refused_prefix: &str) {
-    let conn = connect(&env.db);
+    let conn = open_db(&env.db);
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
         .expect("run integrity_check");
@@ -118,9 +100,9 @@ fn still_valid(env: &Env, acknowledged: &[String], refused_prefix: &str) {
 }
 
 /// Finishes everything with ticks that can write, and checks nothing was lost on the way.
-fn finishes(env: &Env, server: &KeyServer, acknowledged: &[String]) {
+fn finishes(env: &Env, server: &Server, acknowledged: &[String]) {
     tick_until_done(env, 1, 10);
-    let result = tally(&env.db, acknowledged, &server.deliveries());
+    let result = tally(&env.db, acknowledged, &server.deliveries_by_key());
     assert!(result.lost.is_empty(), "lost: {:?}", result.lost);
     assert_eq!(result.stuck, 0, "stuck running");
     assert!(
@@ -133,10 +115,10 @@ fn finishes(env: &Env, server: &KeyServer, acknowledged: &[String]) {
 /// A database with TASKS acknowledged tasks due now to a local server, and a connection held
 /// open that keeps the WAL's shared memory and empties the WAL, so that the next write must
 /// grow a file.
-fn filled(env: &Env, server: &KeyServer) -> (Vec<String>, Connection) {
+fn filled(env: &Env, server: &Server) -> (Vec<String>, Connection) {
     env.ok(&["register", "hook", "--url", &server.url("/hook")]);
     schedule_all(env, "hook", "kept-", TASKS);
-    let keeper = connect(&env.db);
+    let keeper = open_db(&env.db);
     keeper
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .expect("checkpoint the WAL");
@@ -147,7 +129,7 @@ fn filled(env: &Env, server: &KeyServer) -> (Vec<String>, Connection) {
 #[test]
 fn with_a_file_size_limit_schedule_and_tick_exit_1_and_the_database_stays_valid() {
     let env = Env::new();
-    let server = KeyServer::start(8);
+    let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     let mut complaints = Vec::new();
 
@@ -187,7 +169,7 @@ fn with_stderr_on_the_full_disk_too_a_tick_still_exits_1_not_a_panic() {
     // `httpat tick >>/var/log/httpat.log 2>&1` from cron: the disk that is full also holds the
     // file stderr goes to. The error cannot be read there, but the exit code must still say 1.
     let env = Env::new();
-    let server = KeyServer::start(8);
+    let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     let log = std::fs::File::create(env.path("cron.log")).expect("create cron.log");
     for args in [&["tick"][..], &["schedule", "hook", "--at", "now"][..]] {
@@ -279,7 +261,7 @@ fn on_a_full_file_system_schedule_and_tick_exit_1_and_the_database_stays_valid()
         return;
     };
     live_in(&mut env, &disk.path);
-    let server = KeyServer::start(8);
+    let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     fill(&disk.path.join("filler"));
     let mut complaints = Vec::new();
@@ -312,7 +294,7 @@ fn on_a_read_only_file_system_schedule_and_tick_exit_1_and_the_database_stays_va
         return;
     };
     live_in(&mut env, &disk.path);
-    let server = KeyServer::start(8);
+    let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     drop(keeper);
     // As httpat leaves it: its WAL and shared-memory files beside it (closing our connection
@@ -331,7 +313,7 @@ fn on_a_read_only_file_system_schedule_and_tick_exit_1_and_the_database_stays_va
         .wait_with_output()
         .expect("wait for the tick");
     complaints.extend(failed_cleanly("tick, read-only", &out, &env.db));
-    assert_eq!(server.total(), 0, "a tick that cannot record sent requests");
+    assert_eq!(server.count(), 0, "a tick that cannot record sent requests");
     // Reading needs no write: the operator can still look.
     env.ok(&["list"]);
 
@@ -352,7 +334,7 @@ fn is_root() -> bool {
 fn a_database_the_user_may_not_write_makes_schedule_and_tick_exit_1() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
-    let server = KeyServer::start(8);
+    let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     drop(keeper);
     let setpriv = [
@@ -406,7 +388,7 @@ fn a_database_the_user_may_not_write_makes_schedule_and_tick_exit_1() {
     complaints.extend(failed_cleanly("schedule, read-only", &run(one), &env.db));
     let tick = as_reader(&["tick"]);
     complaints.extend(failed_cleanly("tick, read-only", &run(tick), &env.db));
-    assert_eq!(server.total(), 0, "a tick that cannot record sent requests");
+    assert_eq!(server.count(), 0, "a tick that cannot record sent requests");
     set_modes(0o700, 0o600);
 
     still_valid(&env, &acknowledged, "refused-");

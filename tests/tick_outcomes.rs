@@ -9,11 +9,9 @@ mod tick_support;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{Env, DEFAULT_NOW};
+use common::{instant, refused_url, show, state_of, Env, Reply, Server, DEFAULT_NOW};
 use serde_json::Value;
-use tick_support::{
-    instant, refused_url, show, state, text, tick, tick_at_next_attempt, Reply, Stub,
-};
+use tick_support::{text, tick, tick_at_next_attempt};
 
 /// An environment with endpoint `hook` registered at `url` with `extra` options.
 fn env_with(url: &str, extra: &[&str]) -> Env {
@@ -57,8 +55,8 @@ fn assert_first_backoff(task: &Value, ran: Duration) {
 
 #[test]
 fn a_200_succeeds() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ok"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ok"), &[]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
@@ -67,14 +65,14 @@ fn a_200_succeeds() {
     assert_eq!(task["state"], "succeeded", "{task:#}");
     assert_eq!(attempts(&task).len(), 1);
     assert_eq!(attempts(&task)[0]["status"], 200);
-    assert_eq!(stub.requests().len(), 1);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]
 fn a_404_fails_at_once() {
-    let stub = Stub::start();
-    stub.reply("/gone", Reply::status(404));
-    let env = env_with(&stub.url("/gone"), &[]);
+    let server = Server::start();
+    server.reply("/gone", Reply::status(404));
+    let env = env_with(&server.url("/gone"), &[]);
     let id = schedule_now(&env);
 
     env.cmd(&["tick"]).assert().success();
@@ -83,15 +81,15 @@ fn a_404_fails_at_once() {
     assert_eq!(task["state"], "failed", "{task:#}");
     assert_eq!(task["attempts"].as_array().map(Vec::len), Some(1));
     assert_eq!(attempts(&task)[0]["status"], 404);
-    assert_eq!(stub.requests().len(), 1);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]
 fn server_errors_timeouts_and_throttling_statuses_retry_after_a_minute() {
     for status in [500, 503, 408, 429] {
-        let stub = Stub::start();
-        stub.reply("/busy", Reply::status(status));
-        let env = env_with(&stub.url("/busy"), &[]);
+        let server = Server::start();
+        server.reply("/busy", Reply::status(status));
+        let env = env_with(&server.url("/busy"), &[]);
         let id = schedule_now(&env);
 
         let ran = tick(&env, &[]);
@@ -123,9 +121,9 @@ fn connection_refused_retries() {
 
 #[test]
 fn a_timeout_retries_and_says_after_how_long() {
-    let stub = Stub::start();
-    stub.reply("/slow", Reply::status(200).delay(Duration::from_secs(4)));
-    let env = env_with(&stub.url("/slow"), &["--timeout", "1s"]);
+    let server = Server::start();
+    server.reply("/slow", Reply::status(200).delay(Duration::from_secs(4)));
+    let env = env_with(&server.url("/slow"), &["--timeout", "1s"]);
     let id = schedule_now(&env);
 
     let ran = tick(&env, &[]);
@@ -143,32 +141,32 @@ fn a_timeout_retries_and_says_after_how_long() {
 
 #[test]
 fn a_task_fails_when_its_attempts_are_used_up() {
-    let stub = Stub::start();
-    stub.reply("/broken", Reply::status(500));
-    let mut env = env_with(&stub.url("/broken"), &["--max-attempts", "2"]);
+    let server = Server::start();
+    server.reply("/broken", Reply::status(500));
+    let mut env = env_with(&server.url("/broken"), &["--max-attempts", "2"]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
-    assert_eq!(state(&env, id), "retrying");
+    assert_eq!(state_of(&env, id), "retrying");
     tick_at_next_attempt(&mut env, id);
 
     let task = show(&env, id);
     assert_eq!(task["state"], "failed", "{task:#}");
     assert_eq!(attempts(&task).len(), 2, "{task:#}");
-    assert_eq!(stub.requests().len(), 2);
+    assert_eq!(server.requests().len(), 2);
 
     // Failed is final: a later tick sends nothing more.
     env.now("2026-11-25T14:00:00Z");
     tick(&env, &[]);
-    assert_eq!(stub.requests().len(), 2);
-    assert_eq!(state(&env, id), "failed");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(state_of(&env, id), "failed");
 }
 
 #[test]
 fn a_status_named_in_success_succeeds() {
-    let stub = Stub::start();
-    stub.reply("/conflict", Reply::status(409));
-    let env = env_with(&stub.url("/conflict"), &["--success", "2xx,409"]);
+    let server = Server::start();
+    server.reply("/conflict", Reply::status(409));
+    let env = env_with(&server.url("/conflict"), &["--success", "2xx,409"]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
@@ -178,20 +176,20 @@ fn a_status_named_in_success_succeeds() {
     assert_eq!(attempts(&task)[0]["status"], 409);
 
     // Without it, 409 is a permanent failure.
-    let other = env_with(&stub.url("/conflict"), &[]);
+    let other = env_with(&server.url("/conflict"), &[]);
     let id = schedule_now(&other);
     tick(&other, &[]);
-    assert_eq!(state(&other, id), "failed");
+    assert_eq!(state_of(&other, id), "failed");
 }
 
 #[test]
 fn retry_after_pushes_the_next_attempt_back() {
-    let stub = Stub::start();
-    stub.reply(
+    let server = Server::start();
+    server.reply(
         "/throttled",
         Reply::status(503).header("Retry-After", "600"),
     );
-    let env = env_with(&stub.url("/throttled"), &[]);
+    let env = env_with(&server.url("/throttled"), &[]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
@@ -208,12 +206,12 @@ fn retry_after_pushes_the_next_attempt_back() {
 #[test]
 fn a_large_body_is_stored_cut_to_64_kib() {
     const LIMIT: usize = 64 * 1024;
-    let stub = Stub::start();
+    let server = Server::start();
     let body: String = (0..LIMIT + 10_000)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    stub.reply("/big", Reply::status(200).body(body.clone()));
-    let env = env_with(&stub.url("/big"), &[]);
+    server.reply("/big", Reply::status(200).body(body.clone()));
+    let env = env_with(&server.url("/big"), &[]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
@@ -229,9 +227,9 @@ fn a_large_body_is_stored_cut_to_64_kib() {
 
 #[test]
 fn a_small_body_is_stored_whole() {
-    let stub = Stub::start();
-    stub.reply("/small", Reply::status(200).body("roll moved"));
-    let env = env_with(&stub.url("/small"), &[]);
+    let server = Server::start();
+    server.reply("/small", Reply::status(200).body("roll moved"));
+    let env = env_with(&server.url("/small"), &[]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
@@ -244,8 +242,8 @@ fn a_small_body_is_stored_whole() {
 
 #[test]
 fn limit_sends_only_that_many_highest_priority_first() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/rolls/{roll}"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/rolls/{roll}"), &[]);
     let priorities = [0, 5, 1, 9, 3];
     let ids: Vec<i64> = priorities
         .iter()
@@ -264,24 +262,24 @@ fn limit_sends_only_that_many_highest_priority_first() {
 
     tick(&env, &["--limit", "2"]);
 
-    let mut sent: Vec<String> = stub.requests().into_iter().map(|r| r.url).collect();
+    let mut sent: Vec<String> = server.requests().into_iter().map(|r| r.url).collect();
     sent.sort();
     assert_eq!(sent, vec!["/rolls/p5", "/rolls/p9"]);
     for (id, priority) in ids.iter().zip(priorities) {
         let expected = if priority >= 5 { "succeeded" } else { "due" };
-        assert_eq!(state(&env, *id), expected, "priority {priority}");
+        assert_eq!(state_of(&env, *id), expected, "priority {priority}");
     }
 }
 
 #[test]
 fn a_retry_then_a_success_keeps_both_attempts_and_tells_the_story() {
-    let stub = Stub::start();
-    stub.reply("/flaky", Reply::status(500));
-    let mut env = env_with(&stub.url("/flaky"), &[]);
+    let server = Server::start();
+    server.reply("/flaky", Reply::status(500));
+    let mut env = env_with(&server.url("/flaky"), &[]);
     let id = schedule_now(&env);
 
     tick(&env, &[]);
-    stub.reply("/flaky", Reply::status(200));
+    server.reply("/flaky", Reply::status(200));
     tick_at_next_attempt(&mut env, id);
 
     let task = show(&env, id);

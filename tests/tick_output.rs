@@ -6,8 +6,8 @@ mod common;
 #[path = "support/tick.rs"]
 mod tick_support;
 
-use common::Env;
-use tick_support::{state, tick_rows, Reply, Stub};
+use common::{state_of, Env, Reply, Server};
+use tick_support::tick_rows;
 
 /// An environment with endpoint `hook` registered at `url` with `extra` options.
 fn env_with(url: &str, extra: &[&str]) -> Env {
@@ -46,8 +46,8 @@ fn names_task(line: &str, id: i64) -> bool {
 
 #[test]
 fn a_tick_where_all_succeed_is_silent() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ok"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ok"), &[]);
     let ids = [schedule_now(&env), schedule_now(&env)];
 
     let tick = run(&env, &["tick"]);
@@ -55,23 +55,23 @@ fn a_tick_where_all_succeed_is_silent() {
     assert_eq!(tick.code, Some(0), "stderr: {}", tick.stderr);
     assert_eq!(tick.stdout, "", "nothing on stdout");
     assert_eq!(tick.stderr, "", "nothing on stderr");
-    assert_eq!(stub.requests().len(), 2, "the tick did send");
+    assert_eq!(server.requests().len(), 2, "the tick did send");
     for id in ids {
-        assert_eq!(state(&env, id), "succeeded");
+        assert_eq!(state_of(&env, id), "succeeded");
     }
 }
 
 #[test]
 fn a_retrying_task_is_not_reported() {
-    let stub = Stub::start();
-    stub.reply("/busy", Reply::status(503));
-    let env = env_with(&stub.url("/busy"), &[]);
+    let server = Server::start();
+    server.reply("/busy", Reply::status(503));
+    let env = env_with(&server.url("/busy"), &[]);
     let id = schedule_now(&env);
 
     let tick = run(&env, &["tick"]);
 
     assert_eq!(tick.code, Some(0));
-    assert_eq!(state(&env, id), "retrying");
+    assert_eq!(state_of(&env, id), "retrying");
     assert_eq!(tick.stdout, "");
     assert_eq!(
         tick.stderr, "",
@@ -81,19 +81,19 @@ fn a_retrying_task_is_not_reported() {
 
 #[test]
 fn a_failed_task_makes_exactly_one_stderr_line_naming_it() {
-    let stub = Stub::start();
-    stub.reply("/missing", Reply::status(404));
+    let server = Server::start();
+    server.reply("/missing", Reply::status(404));
     let env = Env::new();
-    env.ok(&["register", "release-roll", "--url", &stub.url("/missing")]);
-    env.ok(&["register", "fine", "--url", &stub.url("/fine")]);
+    env.ok(&["register", "release-roll", "--url", &server.url("/missing")]);
+    env.ok(&["register", "fine", "--url", &server.url("/fine")]);
     let failing = env.schedule(&["release-roll", "--at", "now"]);
     let fine = env.schedule(&["fine", "--at", "now"]);
 
     let tick = run(&env, &["tick"]);
 
     assert_eq!(tick.code, Some(0), "a failed task is not a failed tick");
-    assert_eq!(state(&env, failing), "failed");
-    assert_eq!(state(&env, fine), "succeeded");
+    assert_eq!(state_of(&env, failing), "failed");
+    assert_eq!(state_of(&env, fine), "succeeded");
     assert_eq!(tick.stdout, "");
     let lines: Vec<&str> = tick.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line: {:?}", tick.stderr);
@@ -111,15 +111,15 @@ fn a_failed_task_makes_exactly_one_stderr_line_naming_it() {
 
 #[test]
 fn a_task_whose_attempts_are_used_up_makes_one_stderr_line() {
-    let stub = Stub::start();
-    stub.reply("/broken", Reply::status(500));
-    let env = env_with(&stub.url("/broken"), &["--max-attempts", "1"]);
+    let server = Server::start();
+    server.reply("/broken", Reply::status(500));
+    let env = env_with(&server.url("/broken"), &["--max-attempts", "1"]);
     let id = schedule_now(&env);
 
     let tick = run(&env, &["tick"]);
 
     assert_eq!(tick.code, Some(0));
-    assert_eq!(state(&env, id), "failed");
+    assert_eq!(state_of(&env, id), "failed");
     let lines: Vec<&str> = tick.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line: {:?}", tick.stderr);
     assert!(names_task(lines[0], id), "names task {id}: {:?}", lines[0]);
@@ -132,8 +132,8 @@ fn a_task_whose_attempts_are_used_up_makes_one_stderr_line() {
 
 #[test]
 fn verbose_prints_one_summary_line() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ok"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ok"), &[]);
     schedule_now(&env);
 
     let tick = run(&env, &["-v", "tick"]);
@@ -160,9 +160,9 @@ fn verbose_prints_one_summary_line() {
 
 #[test]
 fn dry_run_prints_the_request_and_changes_nothing() {
-    let stub = Stub::start();
+    let server = Server::start();
     let env = env_with(
-        &stub.url("/rolls/{roll}/release"),
+        &server.url("/rolls/{roll}/release"),
         &["--header", "Authorization: Bearer ${IMS_TOKEN}"],
     );
     let id = env.schedule(&["hook", "--at", "now", "--arg", "roll=CCT-0042"]);
@@ -178,7 +178,7 @@ fn dry_run_prints_the_request_and_changes_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     assert!(stdout.contains("POST"), "the method: {stdout}");
-    let url = stub.url("/rolls/CCT-0042/release");
+    let url = server.url("/rolls/CCT-0042/release");
     assert!(stdout.contains(&url), "the URL {url}: {stdout}");
     assert!(
         stdout.contains("Authorization: Bearer ${IMS_TOKEN}"),
@@ -192,15 +192,15 @@ fn dry_run_prints_the_request_and_changes_nothing() {
         !stdout.contains("s3cret-token") && !stderr.contains("s3cret-token"),
         "the secret itself is never shown"
     );
-    assert!(stub.requests().is_empty(), "nothing is sent");
+    assert!(server.requests().is_empty(), "nothing is sent");
     assert_eq!(env.dump(), before, "the database is unchanged");
-    assert_eq!(state(&env, id), "due");
+    assert_eq!(state_of(&env, id), "due");
 }
 
 #[test]
 fn a_tick_with_nothing_due_is_silent_and_records_itself() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/later"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/later"), &[]);
     env.schedule(&["hook", "--in", "1h"]);
     let before = tick_rows(&env.db);
 
@@ -209,7 +209,7 @@ fn a_tick_with_nothing_due_is_silent_and_records_itself() {
     assert_eq!(tick.code, Some(0), "stderr: {}", tick.stderr);
     assert_eq!(tick.stdout, "");
     assert_eq!(tick.stderr, "");
-    assert!(stub.requests().is_empty(), "nothing was due");
+    assert!(server.requests().is_empty(), "nothing was due");
     assert_eq!(tick_rows(&env.db), before + 1, "the tick recorded itself");
 
     run(&env, &["tick"]);
@@ -218,8 +218,8 @@ fn a_tick_with_nothing_due_is_silent_and_records_itself() {
 
 #[test]
 fn a_tick_that_sends_records_itself() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ok"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ok"), &[]);
     schedule_now(&env);
     let before = tick_rows(&env.db);
 
@@ -253,8 +253,8 @@ fn a_database_that_cannot_be_opened_exits_1_with_a_message() {
 
 #[test]
 fn bad_options_exit_2_and_send_nothing() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ok"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ok"), &[]);
     let id = schedule_now(&env);
     let before = env.dump();
     let cases: [&[&str]; 3] = [
@@ -269,8 +269,8 @@ fn bad_options_exit_2_and_send_nothing() {
             !tick.stderr.trim().is_empty(),
             "{args:?} says what is wrong"
         );
-        assert!(stub.requests().is_empty(), "{args:?} sent a request");
+        assert!(server.requests().is_empty(), "{args:?} sent a request");
         assert_eq!(env.dump(), before, "{args:?} changed the database");
     }
-    assert_eq!(state(&env, id), "due");
+    assert_eq!(state_of(&env, id), "due");
 }

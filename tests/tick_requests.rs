@@ -6,9 +6,9 @@ mod common;
 #[path = "support/tick.rs"]
 mod tick_support;
 
-use common::{Env, Recorded};
+use common::{show, state_of, Env, Recorded, Reply, Server};
 use serde_json::{json, Value};
-use tick_support::{show, state, tick, tick_at_next_attempt, Reply, Stub};
+use tick_support::{tick, tick_at_next_attempt};
 
 /// An environment with endpoint `hook` registered at `url` with `extra` options.
 fn env_with(url: &str, extra: &[&str]) -> Env {
@@ -26,9 +26,9 @@ fn schedule_now(env: &Env, extra: &[&str]) -> i64 {
     env.schedule(&args)
 }
 
-/// The only request the stub received.
-fn only_request(stub: &Stub) -> Recorded {
-    let requests = stub.requests();
+/// The only request the server received.
+fn only_request(server: &Server) -> Recorded {
+    let requests = server.requests();
     assert_eq!(requests.len(), 1, "expected one request, got {requests:#?}");
     requests.into_iter().next().unwrap()
 }
@@ -61,14 +61,14 @@ fn query_pairs(url: &str) -> Vec<(String, String)> {
 
 #[test]
 fn post_sends_the_arguments_as_a_json_body() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/rolls/release"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/rolls/release"), &[]);
     let args = json!({"roll": "CCT-0042", "line": 3, "hot": true, "note": "café & co"});
     schedule_now(&env, &["--args", &args.to_string()]);
 
     tick(&env, &[]);
 
-    let request = only_request(&stub);
+    let request = only_request(&server);
     assert_eq!(request.method, "POST");
     assert_eq!(request.url, "/rolls/release", "POST puts no query string");
     let content_type = request
@@ -82,13 +82,13 @@ fn post_sends_the_arguments_as_a_json_body() {
 
 #[test]
 fn url_placeholders_are_filled_and_percent_encoded() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/rolls/{roll}/release"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/rolls/{roll}/release"), &[]);
     schedule_now(&env, &["--arg", "roll=CCT/42 x"]);
 
     tick(&env, &[]);
 
-    let request = only_request(&stub);
+    let request = only_request(&server);
     assert_eq!(request.url, "/rolls/CCT%2F42%20x/release");
     // The placeholder's argument still travels in the body: POST sends the whole object.
     let body: Value = serde_json::from_str(&request.body).expect("a JSON body");
@@ -98,8 +98,8 @@ fn url_placeholders_are_filled_and_percent_encoded() {
 #[test]
 fn get_head_and_delete_put_unused_arguments_in_the_query_and_send_no_body() {
     for method in ["GET", "HEAD", "DELETE"] {
-        let stub = Stub::start();
-        let env = env_with(&stub.url("/rolls/{roll}"), &["--method", method]);
+        let server = Server::start();
+        let env = env_with(&server.url("/rolls/{roll}"), &["--method", method]);
         schedule_now(
             &env,
             &["--arg", "roll=A/1", "--arg", "note=a&b c", "--arg", "by=op"],
@@ -107,7 +107,7 @@ fn get_head_and_delete_put_unused_arguments_in_the_query_and_send_no_body() {
 
         tick(&env, &[]);
 
-        let request = only_request(&stub);
+        let request = only_request(&server);
         assert_eq!(request.method, method);
         let path = request.url.split('?').next().unwrap();
         assert_eq!(path, "/rolls/A%2F1", "{method}");
@@ -134,13 +134,13 @@ fn get_head_and_delete_put_unused_arguments_in_the_query_and_send_no_body() {
 #[test]
 fn put_and_patch_send_a_json_body() {
     for method in ["PUT", "PATCH"] {
-        let stub = Stub::start();
-        let env = env_with(&stub.url("/rolls/{roll}"), &["--method", method]);
+        let server = Server::start();
+        let env = env_with(&server.url("/rolls/{roll}"), &["--method", method]);
         schedule_now(&env, &["--arg", "roll=CCT-7", "--arg", "status=sealed"]);
 
         tick(&env, &[]);
 
-        let request = only_request(&stub);
+        let request = only_request(&server);
         assert_eq!(request.method, method);
         assert_eq!(request.url, "/rolls/CCT-7", "{method} puts no query string");
         let content_type = request.header("Content-Type").expect("a Content-Type");
@@ -156,13 +156,13 @@ fn put_and_patch_send_a_json_body() {
 
 #[test]
 fn requests_carry_the_httpat_user_agent() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/ua"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/ua"), &[]);
     schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
-    let request = only_request(&stub);
+    let request = only_request(&server);
     assert_eq!(
         request.header("User-Agent"),
         Some(concat!("httpat/", env!("CARGO_PKG_VERSION")))
@@ -171,34 +171,35 @@ fn requests_carry_the_httpat_user_agent() {
 
 #[test]
 fn idempotency_key_is_the_tasks_key_when_given() {
-    let stub = Stub::start();
-    let env = env_with(&stub.url("/keyed"), &[]);
+    let server = Server::start();
+    let env = env_with(&server.url("/keyed"), &[]);
     schedule_now(&env, &["--key", "cool:CCT-0042"]);
 
     tick(&env, &[]);
 
-    let request = only_request(&stub);
+    let request = only_request(&server);
     assert_eq!(request.header("Idempotency-Key"), Some("cool:CCT-0042"));
 }
 
 #[test]
 fn idempotency_key_is_stable_across_attempts_and_differs_between_tasks() {
-    let stub = Stub::start();
+    let server = Server::start();
     let mut env = Env::new();
-    env.ok(&["register", "flaky", "--url", &stub.url("/flaky")]);
-    env.ok(&["register", "steady", "--url", &stub.url("/steady")]);
-    stub.reply("/flaky", Reply::status(503));
+    env.ok(&["register", "flaky", "--url", &server.url("/flaky")]);
+    env.ok(&["register", "steady", "--url", &server.url("/steady")]);
+    server.reply("/flaky", Reply::status(503));
     let flaky = env.schedule(&["flaky", "--at", "now"]);
     env.schedule(&["steady", "--at", "now"]);
 
     tick(&env, &[]);
-    assert_eq!(state(&env, flaky), "retrying");
-    stub.reply("/flaky", Reply::status(200));
+    assert_eq!(state_of(&env, flaky), "retrying");
+    server.reply("/flaky", Reply::status(200));
     tick_at_next_attempt(&mut env, flaky);
-    assert_eq!(state(&env, flaky), "succeeded");
+    assert_eq!(state_of(&env, flaky), "succeeded");
 
     let keys = |path: &str| -> Vec<String> {
-        stub.requests_to(path)
+        server
+            .requests_to(path)
             .iter()
             .map(|r| {
                 r.header("Idempotency-Key")
@@ -221,9 +222,9 @@ fn idempotency_key_is_stable_across_attempts_and_differs_between_tasks() {
 
 #[test]
 fn the_endpoints_own_headers_are_sent() {
-    let stub = Stub::start();
+    let server = Server::start();
     let env = env_with(
-        &stub.url("/headers"),
+        &server.url("/headers"),
         &[
             "--header",
             "X-Factory: CCT",
@@ -240,7 +241,7 @@ fn the_endpoints_own_headers_are_sent() {
         .assert()
         .success();
 
-    let request = only_request(&stub);
+    let request = only_request(&server);
     assert_eq!(request.header("X-Factory"), Some("CCT"));
     assert_eq!(request.header("X-Line"), Some("3"));
     assert_eq!(
@@ -252,19 +253,19 @@ fn the_endpoints_own_headers_are_sent() {
 
 #[test]
 fn a_redirect_is_not_followed_and_fails_at_once() {
-    let stub = Stub::start();
-    let elsewhere = stub.url("/elsewhere");
-    stub.reply(
+    let server = Server::start();
+    let elsewhere = server.url("/elsewhere");
+    server.reply(
         "/moved",
         Reply::status(302).header("Location", elsewhere.as_str()),
     );
-    let env = env_with(&stub.url("/moved"), &[]);
+    let env = env_with(&server.url("/moved"), &[]);
     let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
-    assert_eq!(stub.requests().len(), 1, "the Location is not followed");
-    assert!(stub.requests_to("/elsewhere").is_empty());
+    assert_eq!(server.requests().len(), 1, "the Location is not followed");
+    assert!(server.requests_to("/elsewhere").is_empty());
     let task = show(&env, id);
     assert_eq!(task["state"], "failed", "{task:#}");
     let attempts = task["attempts"].as_array().expect("attempts");
@@ -275,18 +276,18 @@ fn a_redirect_is_not_followed_and_fails_at_once() {
 
 #[test]
 fn a_redirect_named_in_success_succeeds_without_being_followed() {
-    let stub = Stub::start();
-    let elsewhere = stub.url("/elsewhere");
-    stub.reply(
+    let server = Server::start();
+    let elsewhere = server.url("/elsewhere");
+    server.reply(
         "/moved",
         Reply::status(302).header("Location", elsewhere.as_str()),
     );
-    let env = env_with(&stub.url("/moved"), &["--success", "2xx,3xx"]);
+    let env = env_with(&server.url("/moved"), &["--success", "2xx,3xx"]);
     let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
-    assert_eq!(stub.requests().len(), 1, "the Location is not followed");
+    assert_eq!(server.requests().len(), 1, "the Location is not followed");
     let task = show(&env, id);
     assert_eq!(task["state"], "succeeded", "{task:#}");
     let attempts = task["attempts"].as_array().expect("attempts");

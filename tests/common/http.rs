@@ -1,13 +1,21 @@
 //! A local HTTP/1.1 server for the tests, on 127.0.0.1:0: one thread per connection (so any
 //! number of requests can be in flight, and a slow answer holds up no other), keep-alive, each
-//! request recorded when it arrives, each path answered with its configured `Reply`.
+//! request recorded when it arrives, each path answered with its scripted `Reply`s.
+//!
+//! Plain std rather than a server library, so that what the tests measure is httpat (tiny_http's
+//! connection pool can leave a new connection queued behind idle keep-alive ones until a client
+//! times out, which would show up as a spurious timeout). A request is recorded before any delay
+//! or hold, so a test can tell "the request reached the endpoint" from "the tick got the answer".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should take well under it before it gives up and
+/// fails: a guard against hangs, never a timing assertion.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// One request as the test server received it.
 #[derive(Clone, Debug)]
@@ -33,14 +41,17 @@ impl Recorded {
     }
 }
 
-/// How the server answers a path.
+/// How the server answers one request to a path.
 #[derive(Clone, Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// How long to wait before answering.
+    /// How long to wait before answering, on top of the server's own delay.
     pub delay: Duration,
+    /// When set, the value of this request header is appended to the body (and put in place of
+    /// `{echo}` in every header value), as a careless endpoint would echo a token back.
+    pub echo: Option<String>,
 }
 
 impl Reply {
@@ -50,6 +61,7 @@ impl Reply {
             headers: Vec::new(),
             body: b"ok".to_vec(),
             delay: Duration::ZERO,
+            echo: None,
         }
     }
 
@@ -67,19 +79,43 @@ impl Reply {
         self.delay = delay;
         self
     }
+
+    pub fn echo(mut self, request_header: &str) -> Reply {
+        self.echo = Some(request_header.to_string());
+        self
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    /// Per path: the replies still to give, in order; the last one is repeated.
+    scripts: HashMap<String, Vec<Reply>>,
+    /// Paths whose requests get no answer until `release`.
+    held: HashSet<String>,
+    /// Every answer waits a random time in this range (both ends included).
+    delay: (Duration, Duration),
+    stopped: bool,
 }
 
 #[derive(Default)]
 struct Shared {
-    requests: Mutex<Vec<Recorded>>,
-    replies: Mutex<HashMap<String, Reply>>,
+    state: Mutex<State>,
+    /// Signalled when a request arrives or the held paths change.
+    changed: Condvar,
 }
 
-/// The server. Stops accepting when dropped; a connection thread ends when its client hangs up.
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("test server lock")
+    }
+}
+
+/// The server. Stops accepting (and lets held requests go) when dropped; a connection thread
+/// ends when its client hangs up, and one still sleeping on a slow answer is not waited for.
 pub struct Server {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -87,12 +123,11 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("the test server's address");
         let shared = Arc::new(Shared::default());
-        let stop = Arc::new(AtomicBool::new(false));
         {
-            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let shared = Arc::clone(&shared);
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
+                    if shared.lock().stopped {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
@@ -101,7 +136,7 @@ impl Server {
                 }
             });
         }
-        Server { addr, shared, stop }
+        Server { addr, shared }
     }
 
     /// The full URL of `path` (which starts with `/`) on this server.
@@ -116,16 +151,38 @@ impl Server {
 
     /// Answers requests to `path` (without query string) with `reply` from now on.
     pub fn reply(&self, path: &str, reply: Reply) {
-        self.shared
-            .replies
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), reply);
+        self.script(path, vec![reply]);
+    }
+
+    /// Requests to `path` get these replies in order, the last one repeated (200 by default).
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        self.shared.lock().scripts.insert(path.to_string(), replies);
+    }
+
+    /// Every answer waits this long before it is written (on top of its reply's own delay).
+    pub fn set_delay(&self, delay: Duration) {
+        self.set_delay_between(delay, delay);
+    }
+
+    /// Every answer waits a random time in `min..=max` before it is written.
+    pub fn set_delay_between(&self, min: Duration, max: Duration) {
+        self.shared.lock().delay = (min, max.max(min));
+    }
+
+    /// Requests to `path` get no answer until `release`: a tick then stays `running`.
+    pub fn hold(&self, path: &str) {
+        self.shared.lock().held.insert(path.to_string());
+    }
+
+    /// Answers every held request.
+    pub fn release(&self) {
+        self.shared.lock().held.clear();
+        self.shared.changed.notify_all();
     }
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.requests.lock().unwrap().clone()
+        self.shared.lock().requests.clone()
     }
 
     /// The requests whose path (without query string) is `path`.
@@ -135,36 +192,79 @@ impl Server {
             .filter(|r| r.path() == path)
             .collect()
     }
+
+    /// How many requests have arrived.
+    pub fn count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
+    /// Waits until at least `n` requests have arrived; false if they did not within PATIENCE.
+    pub fn wait_for(&self, n: usize) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        let mut state = self.shared.lock();
+        while state.requests.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, left)
+                .expect("test server lock")
+                .0;
+        }
+        true
+    }
+
+    /// How many requests arrived per `Idempotency-Key` (requests without one are not counted
+    /// here; see `without_key`).
+    pub fn deliveries_by_key(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for request in self.shared.lock().requests.iter() {
+            if let Some(key) = request.header("Idempotency-Key") {
+                *counts.entry(key.to_string()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// How many requests arrived without an `Idempotency-Key`.
+    pub fn without_key(&self) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.header("Idempotency-Key").is_none())
+            .count()
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.lock().stopped = true;
+        self.release();
         // Wakes the accept loop so that it sees the flag.
         let _ = TcpStream::connect(self.addr);
     }
 }
 
+/// Serves the requests of one connection in order until the client hangs up.
 fn serve_connection(stream: TcpStream, shared: &Shared) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(stream);
     while let Some((recorded, keep_alive)) = read_request(&mut reader) {
-        let reply = shared
-            .replies
-            .lock()
-            .unwrap()
-            .get(recorded.path())
-            .cloned()
-            .unwrap_or_else(|| Reply::status(200));
-        shared.requests.lock().unwrap().push(recorded);
-        std::thread::sleep(reply.delay);
+        let (reply, echoed, delay) = receive(shared, recorded);
+        std::thread::sleep(delay);
+        let mut body = reply.body;
+        body.extend_from_slice(echoed.as_bytes());
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Length: {}\r\n",
             reply.status,
             reason(reply.status),
-            reply.body.len()
+            body.len()
         );
         if !reply
             .headers
@@ -174,7 +274,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             head.push_str("Content-Type: text/plain; charset=UTF-8\r\n");
         }
         for (name, value) in &reply.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            head.push_str(&format!("{name}: {}\r\n", value.replace("{echo}", &echoed)));
         }
         if !keep_alive {
             head.push_str("Connection: close\r\n");
@@ -182,7 +282,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         head.push_str("\r\n");
         let written = writer
             .write_all(head.as_bytes())
-            .and_then(|()| writer.write_all(&reply.body))
+            .and_then(|()| writer.write_all(&body))
             .and_then(|()| writer.flush());
         if written.is_err() || !keep_alive {
             return;
@@ -190,7 +290,41 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     }
 }
 
-/// Reads one request; None when the client hung up or sent what this server does not know.
+/// Records a request, waits while its path is held, and picks its reply; returns the reply, the
+/// echoed header value ("" when none) and how long to wait before answering.
+fn receive(shared: &Shared, recorded: Recorded) -> (Reply, String, Duration) {
+    let mut state = shared.lock();
+    let path = recorded.path().to_string();
+    let reply = match state.scripts.get_mut(&path) {
+        Some(replies) if replies.len() > 1 => replies.remove(0),
+        Some(replies) if replies.len() == 1 => replies[0].clone(),
+        _ => Reply::status(200),
+    };
+    let echoed = reply
+        .echo
+        .as_deref()
+        .and_then(|name| recorded.header(name))
+        .unwrap_or("")
+        .to_string();
+    state.requests.push(recorded);
+    shared.changed.notify_all();
+    while state.held.contains(&path) {
+        state = shared.changed.wait(state).expect("test server lock");
+    }
+    let (min, max) = state.delay;
+    let delay = if max > min {
+        Duration::from_millis(rand::random_range(
+            min.as_millis() as u64..=max.as_millis() as u64,
+        ))
+    } else {
+        min
+    };
+    let delay = delay + reply.delay;
+    (reply, echoed, delay)
+}
+
+/// Reads one request (request line, headers, a Content-Length or chunked body); None when the
+/// client hung up or sent what this server does not know.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(Recorded, bool)> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {

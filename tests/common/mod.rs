@@ -1,18 +1,24 @@
-//! Helpers shared by the integration tests: a throw-away database with a pinned clock, a runner
-//! for the real `httpat` binary, a logical dump of the database, and a local HTTP server that
-//! records what it receives.
+//! Helpers shared by the integration tests: a throw-away database with a pinned clock, runners
+//! for the real `httpat` binary (to completion or as a child a test can kill), readers for its
+//! JSON output, a logical dump of the database, and a local HTTP server that records what it
+//! receives.
 #![allow(dead_code)]
 
+mod database;
 mod http;
 
 #[allow(unused_imports)]
-pub use http::{Recorded, Reply, Server};
+pub use database::{count, dump_database, open_db};
+#[allow(unused_imports)]
+pub use http::{Recorded, Reply, Server, PATIENCE};
 
-use std::path::{Path, PathBuf};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
 
 use assert_cmd::Command;
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 use tempfile::TempDir;
 
 /// The instant every command believes is "now" unless a test says otherwise.
@@ -54,30 +60,13 @@ impl Env {
 
     /// The real binary with this environment's database, log, clock and a neutral environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("httpat").expect("the httpat binary is built");
-        cmd.args(args)
-            .env("HTTPAT_DB", &self.db)
-            .env("HTTPAT_LOG", &self.log)
-            .env("HTTPAT_NOW", &self.now)
-            .env("TZ", "UTC")
-            .env("USER", "tester")
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("xdg"))
-            .env_remove("RUST_LOG")
-            .env_remove("IMS_TOKEN");
-        cmd
+        Command::from_std(httpat(self, &self.now, args))
     }
 
     /// Runs a command that must succeed and returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().expect("run httpat");
-        assert!(
-            out.status.success(),
-            "httpat {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "httpat {args:?}: {}", describe(&out));
         String::from_utf8(out.stdout).expect("stdout is UTF-8")
     }
 
@@ -104,8 +93,7 @@ impl Env {
         parse_id(&stdout)
     }
 
-    /// A logical dump of the database: every table by name, every row by rowid, every value.
-    /// Two equal dumps mean nothing a user could see has changed.
+    /// `dump_database` of this environment's database.
     pub fn dump(&self) -> String {
         dump_database(&self.db)
     }
@@ -115,6 +103,109 @@ impl Default for Env {
     fn default() -> Self {
         Env::new()
     }
+}
+
+/// The real binary as a std `Command` (which, unlike assert_cmd's, can be spawned and killed),
+/// with `env`'s database and log, the clock pinned at `now`, and a neutral environment.
+pub fn httpat(env: &Env, now: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_httpat"));
+    cmd.args(args)
+        .env("HTTPAT_DB", &env.db)
+        .env("HTTPAT_LOG", &env.log)
+        .env("HTTPAT_NOW", now)
+        .env("TZ", "UTC")
+        .env("USER", "tester")
+        .env("HOME", env.dir.path())
+        .env("XDG_DATA_HOME", env.dir.path().join("xdg"))
+        .env_remove("RUST_LOG")
+        .env_remove("IMS_TOKEN")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Starts `httpat ARGS` at `now` without waiting for it; stdout and stderr are piped.
+pub fn spawn(env: &Env, now: &str, args: &[&str]) -> Child {
+    httpat(env, now, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start httpat")
+}
+
+/// Starts `httpat tick ARGS` at `now` without waiting for it.
+pub fn spawn_tick(env: &Env, now: &str, args: &[&str]) -> Child {
+    let mut full = vec!["tick"];
+    full.extend_from_slice(args);
+    spawn(env, now, &full)
+}
+
+/// A finished command's exit code, stdout and stderr, for a failure message.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs a command that must exit with `code`; returns (stdout, stderr).
+pub fn exits(env: &Env, args: &[&str], code: i32) -> (String, String) {
+    let out = env.cmd(args).output().expect("run httpat");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "httpat {args:?} should exit {code}: {}",
+        describe(&out)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must exit with `code` and leave the database exactly as it was (nothing
+/// a user could see changed); returns its stderr.
+pub fn refused_unchanged(env: &Env, args: &[&str], code: i32) -> String {
+    let before = env.dump();
+    let (_, stderr) = exits(env, args, code);
+    assert_eq!(
+        env.dump(),
+        before,
+        "httpat {args:?} (exit {code}) changed the database\nstderr: {stderr}"
+    );
+    stderr
+}
+
+/// `show --json ID`.
+pub fn show(env: &Env, id: i64) -> Value {
+    env.json(&["show", &id.to_string()])
+}
+
+/// A task's state as `show --json` gives it.
+pub fn state_of(env: &Env, id: i64) -> String {
+    show(env, id)["state"]
+        .as_str()
+        .expect("show --json has a state")
+        .to_string()
+}
+
+/// An RFC 3339 instant, whatever its precision (`...:00Z` or `...:00.000Z`).
+pub fn instant(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text:?} is not an RFC 3339 time: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// A port on 127.0.0.1 that nothing listens on: bound, then released.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A URL on 127.0.0.1 where nothing listens.
+pub fn refused_url(path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", closed_port())
 }
 
 /// The id `schedule` prints: an integer alone on its line.
@@ -153,74 +244,4 @@ pub fn cells(line: &str) -> Vec<String> {
         .filter(|cell| !cell.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-pub fn dump_database(db: &Path) -> String {
-    if !db.exists() {
-        return "<no database>".to_string();
-    }
-    // Read-write without create: a read-only open of a WAL database may fail for want of its
-    // shared-memory file, and opening changes no row.
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .expect("open the database for a dump");
-    let mut out = String::new();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .expect("read user_version");
-    out.push_str(&format!("user_version {version}\n"));
-    let mut tables = conn
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-        )
-        .expect("list tables");
-    let names: Vec<String> = tables
-        .query_map([], |row| row.get(0))
-        .expect("list tables")
-        .collect::<Result<_, _>>()
-        .expect("read table names");
-    for name in names {
-        out.push_str(&format!("table {name}\n"));
-        dump_table(&conn, &name, &mut out);
-    }
-    out
-}
-
-fn dump_table(conn: &Connection, table: &str, out: &mut String) {
-    let quoted = format!("\"{}\"", table.replace('"', "\"\""));
-    // WITHOUT ROWID tables have no rowid; their natural order is their primary key.
-    let mut stmt = conn
-        .prepare(&format!("SELECT * FROM {quoted} ORDER BY rowid"))
-        .or_else(|_| conn.prepare(&format!("SELECT * FROM {quoted}")))
-        .expect("select rows");
-    let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
-    let mut rows = stmt.query([]).expect("query rows");
-    while let Some(row) = rows.next().expect("read row") {
-        let values: Vec<String> = (0..columns.len())
-            .map(|i| {
-                format!(
-                    "{}={}",
-                    columns[i],
-                    show_value(row.get_ref(i).expect("value"))
-                )
-            })
-            .collect();
-        out.push_str(&format!("  {}\n", values.join(", ")));
-    }
-}
-
-fn show_value(value: ValueRef<'_>) -> String {
-    match value {
-        ValueRef::Null => "NULL".to_string(),
-        ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => f.to_string(),
-        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
-        ValueRef::Blob(b) => {
-            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-            format!("x'{hex}'")
-        }
-    }
 }

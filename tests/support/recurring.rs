@@ -1,6 +1,5 @@
-//! Helpers for the recurring-schedule tests: commands run at a given pinned instant, readers for
-//! `recurring --json` and `list --schedule NAME --json`, and a runner that expects an exit code
-//! and an unchanged database.
+//! Helpers for the recurring-schedule tests: commands run at a given pinned instant, and readers
+//! for `recurring --json` and `list --schedule NAME --json`.
 //! Included with `#[path = "support/recurring.rs"] mod recurring_support;` next to `mod common;`.
 #![allow(dead_code)]
 
@@ -9,14 +8,7 @@ use std::process::Output;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::common::Env;
-
-/// An RFC 3339 instant, whatever its precision (`...:00Z` or `...:00.000Z`).
-pub fn instant(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap_or_else(|e| panic!("{text:?} is not an RFC 3339 time: {e}"))
-        .with_timezone(&Utc)
-}
+use crate::common::{describe, instant, Env};
 
 /// Runs `httpat ARGS` with the clock pinned at `now`, whatever the environment's clock says.
 pub fn run_at(env: &Env, now: &str, args: &[&str]) -> Output {
@@ -31,10 +23,8 @@ pub fn ok_at(env: &Env, now: &str, args: &[&str]) -> String {
     let out = run_at(env, now, args);
     assert!(
         out.status.success(),
-        "httpat {args:?} at {now} failed with {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "httpat {args:?} at {now}: {}",
+        describe(&out)
     );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
@@ -119,26 +109,6 @@ pub fn all_task_ids(env: &Env, now: &str) -> Vec<i64> {
 /// The key a firing of schedule `name` at `fire_time` (UTC, seconds) must carry.
 pub fn key(name: &str, fire_time: &str) -> String {
     format!("recur:{name}:{fire_time}")
-}
-
-/// Runs a command that must exit `code` and leave the database exactly as it was; returns
-/// stderr.
-pub fn refused_unchanged(env: &Env, args: &[&str], code: i32) -> String {
-    let before = env.dump();
-    let out = env.cmd(args).output().expect("run httpat");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "httpat {args:?} should exit {code}\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert_eq!(
-        env.dump(),
-        before,
-        "httpat {args:?} (exit {code}) changed the database\nstderr: {stderr}"
-    );
-    stderr
 }
 
 /// The standalone integers of a text (tokens made of digits only), e.g. `[2]` in

@@ -1,48 +1,14 @@
-//! Helpers for the tick tests: a scriptable local HTTP server (status, headers, body size, delay
-//! per path), an address where nothing listens, and readers for `show --json` and the `ticks`
-//! table. Included with `#[path = "support/tick.rs"] mod tick_support;` next to `mod common;`.
+//! Helpers for the tick tests: ticks timed on the wall clock or run when a retry is due, and
+//! readers for JSON fields and the `ticks` table.
+//! Included with `#[path = "support/tick.rs"] mod tick_support;` next to `mod common;`.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use crate::common::Env;
-
-/// The local test server, under the name these tests know it by.
-pub use crate::common::{Reply, Server as Stub};
-
-/// A URL on 127.0.0.1 where nothing listens: a port bound, then closed.
-pub fn refused_url(path: &str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    drop(listener);
-    format!("http://{addr}{path}")
-}
-
-/// `show --json ID`.
-pub fn show(env: &Env, id: i64) -> Value {
-    env.json(&["show", &id.to_string()])
-}
-
-/// A task's state as `show --json` gives it.
-pub fn state(env: &Env, id: i64) -> String {
-    show(env, id)["state"]
-        .as_str()
-        .expect("show --json has a state")
-        .to_string()
-}
-
-/// Parses an RFC 3339 instant as the JSON output prints it.
-pub fn instant(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
-}
+use crate::common::{count, show, Env};
 
 /// A string field of a JSON document, or a panic naming it.
 pub fn text<'a>(document: &'a Value, field: &str) -> &'a str {
@@ -68,10 +34,7 @@ pub fn tick_at_next_attempt(env: &mut Env, id: i64) {
     tick(env, &[]);
 }
 
-/// How many rows the `ticks` table holds, read through a read-only connection.
+/// How many rows the `ticks` table holds.
 pub fn tick_rows(db: &Path) -> i64 {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the database read-only");
-    conn.query_row("SELECT count(*) FROM ticks", [], |row| row.get(0))
-        .expect("count the ticks")
+    count(db, "SELECT count(*) FROM ticks")
 }
