@@ -219,22 +219,16 @@ pub fn perform(
             result.body_truncated = response.body_truncated;
             result.error = response.body_error;
         }
+        Err(Failure::Timeout) => {
+            let timeout = crate::when::display_duration(endpoint.timeout);
+            result.error = Some(format!("timeout after {timeout}"));
+        }
         Err(Failure::Transport(message)) => {
             result.error = Some(mask_all(&message, &secrets));
         }
         Err(Failure::Request(message)) => {
             result.verdict = Verdict::ExecutorError;
             result.error = Some(mask_all(&message, &secrets));
-        }
-    }
-    if result.verdict == Verdict::Retryable && result.status.is_none() {
-        if let Some(error) = &result.error {
-            if error.starts_with("timeout") {
-                result.error = Some(format!(
-                    "timeout after {}",
-                    crate::when::display_duration(endpoint.timeout)
-                ));
-            }
         }
     }
     result
@@ -275,6 +269,8 @@ struct Received {
 }
 
 enum Failure {
+    /// The endpoint's timeout passed first: worth retrying.
+    Timeout,
     /// The request never got a response: worth retrying.
     Transport(String),
     /// The request could not be made at all: httpat's own error.
@@ -338,21 +334,20 @@ fn classify_error(error: ureq::Error) -> Failure {
     use std::io::ErrorKind;
     use ureq::Error;
     match error {
-        Error::Timeout(_) => Failure::Transport("timeout".to_string()),
+        Error::Timeout(_) | Error::BodyStalled => Failure::Timeout,
+        Error::Io(e) if e.kind() == ErrorKind::TimedOut => Failure::Timeout,
         Error::HostNotFound => Failure::Transport("DNS: host not found".to_string()),
         Error::ConnectionFailed => Failure::Transport("connection failed".to_string()),
         Error::Io(e) => Failure::Transport(match e.kind() {
             ErrorKind::ConnectionRefused => "connection refused".to_string(),
             ErrorKind::ConnectionReset => "connection reset".to_string(),
             ErrorKind::ConnectionAborted => "connection aborted".to_string(),
-            ErrorKind::TimedOut => "timeout".to_string(),
             ErrorKind::UnexpectedEof => "connection closed before a response".to_string(),
             _ => format!("I/O error: {e}"),
         }),
         Error::Tls(e) => Failure::Transport(format!("TLS: {e}")),
         Error::Rustls(e) => Failure::Transport(format!("TLS: {e}")),
         Error::Protocol(e) => Failure::Transport(format!("protocol error: {e}")),
-        Error::BodyStalled => Failure::Transport("timeout: the body stalled".to_string()),
         Error::ConnectProxyFailed(e) => Failure::Transport(format!("proxy: {e}")),
         other => Failure::Request(format!("cannot send the request: {other}")),
     }
