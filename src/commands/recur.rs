@@ -5,7 +5,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::schedule::build_args;
+use super::schedule::{build_args, check_args, usable_endpoint};
 use crate::cli::RecurArgs;
 use crate::context::Context;
 use crate::endpoint;
@@ -90,27 +90,8 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
 
 /// Creates or updates; the endpoint must exist, not be deprecated, and take the arguments.
 fn define(store: &Store, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurChange> {
-    let Some(endpoint) = store.endpoint(&wanted.endpoint)? else {
-        return Err(refused(format!(
-            "endpoint \"{}\" is not registered; registered: {}",
-            wanted.endpoint,
-            store.endpoint_names()?.join(", ")
-        )));
-    };
-    if endpoint.deprecated_at.is_some() {
-        return Err(refused(format!(
-            "endpoint \"{}\" is deprecated{}: new schedules to it are refused",
-            endpoint.name,
-            endpoint
-                .deprecated_reason
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        )));
-    }
-    endpoint
-        .template()?
-        .check(&wanted.args)
-        .map_err(|e| usage(format!("endpoint \"{}\": {e:#}", endpoint.name)))?;
+    let endpoint = usable_endpoint(store, &wanted.endpoint)?;
+    check_args(&endpoint, &endpoint.template()?, &wanted.args)?;
     let current = store.schedule(&wanted.name)?;
     let (change, fields) = match &current {
         None => ("created", Vec::new()),

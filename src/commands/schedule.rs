@@ -164,20 +164,7 @@ impl<'a> Admission<'a> {
 
     pub fn admit(&mut self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<Admitted> {
         let (endpoint, template) = self.endpoint(&task.endpoint)?;
-        if endpoint.deprecated_at.is_some() {
-            let reason = endpoint
-                .deprecated_reason
-                .as_ref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
-            return Err(refused(format!(
-                "endpoint \"{}\" is deprecated{reason}; tasks already scheduled still run, new ones are refused",
-                endpoint.name
-            )));
-        }
-        template
-            .check(&task.args)
-            .map_err(|e| usage(format!("endpoint \"{}\": {e:#}", endpoint.name)))?;
+        check_args(endpoint, template, &task.args)?;
         if let Some(key) = &task.key {
             if let Some(existing) = self.store.task_by_key(key)? {
                 if existing.endpoint == task.endpoint && existing.args == task.args {
@@ -204,17 +191,7 @@ impl<'a> Admission<'a> {
 
     fn endpoint(&mut self, name: &str) -> Result<&(Endpoint, UrlTemplate)> {
         if !self.endpoints.contains_key(name) {
-            let Some(endpoint) = self.store.endpoint(name)? else {
-                let names = self.store.endpoint_names()?;
-                let known = if names.is_empty() {
-                    "none is registered yet (httpat register NAME --url URL)".to_string()
-                } else {
-                    format!("registered: {}", names.join(", "))
-                };
-                return Err(refused(format!(
-                    "endpoint \"{name}\" is not registered; {known}"
-                )));
-            };
+            let endpoint = usable_endpoint(self.store, name)?;
             let template = endpoint.template()?;
             self.endpoints
                 .insert(name.to_string(), (endpoint, template));
@@ -224,6 +201,46 @@ impl<'a> Admission<'a> {
             .get(name)
             .ok_or_else(|| anyhow::anyhow!("endpoint \"{name}\" vanished from the cache"))
     }
+}
+
+/// The endpoint new work may go to (a task, or a recurring schedule): registered and not
+/// deprecated, else refused with what to do instead.
+pub fn usable_endpoint(store: &Store, name: &str) -> Result<Endpoint> {
+    let Some(endpoint) = store.endpoint(name)? else {
+        let names = store.endpoint_names()?;
+        let known = if names.is_empty() {
+            "none is registered yet (httpat register NAME --url URL)".to_string()
+        } else {
+            format!("registered: {}", names.join(", "))
+        };
+        return Err(refused(format!(
+            "endpoint \"{name}\" is not registered; {known}"
+        )));
+    };
+    if endpoint.deprecated_at.is_some() {
+        let reason = endpoint
+            .deprecated_reason
+            .as_ref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        return Err(refused(format!(
+            "endpoint \"{}\" is deprecated{reason}; what is already scheduled still runs, new \
+             schedules are refused",
+            endpoint.name
+        )));
+    }
+    Ok(endpoint)
+}
+
+/// Checks that `args` fill the endpoint's URL placeholders.
+pub fn check_args(
+    endpoint: &Endpoint,
+    template: &UrlTemplate,
+    args: &Map<String, Value>,
+) -> Result<()> {
+    template
+        .check(args)
+        .map_err(|e| usage(format!("endpoint \"{}\": {e:#}", endpoint.name)))
 }
 
 fn check_key(key: &str) -> Result<()> {
