@@ -15,8 +15,8 @@ use ureq::http;
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::Endpoint;
-use crate::request::RequestPlan;
-use crate::secrets::{self, Secret};
+use crate::request::{endpoint_gone, RequestPlan};
+use crate::secrets;
 use crate::task::{classify_status, Task, Verdict};
 
 /// Response bodies are stored up to this size; the rest is cut and the cut recorded.
@@ -174,8 +174,7 @@ pub fn perform(
 ) -> AttemptResult {
     let started_at = clock();
     let Some(endpoint) = &job.endpoint else {
-        let message = format!("endpoint \"{}\" is no longer registered", job.task.endpoint);
-        return executor_error(job, started_at, message);
+        return executor_error(job, started_at, endpoint_gone(&job.task).to_string());
     };
     let plan = match RequestPlan::build(endpoint, &job.task) {
         Ok(plan) => plan,
@@ -194,19 +193,9 @@ pub fn perform(
     let sent = send(agent, &plan, &headers, endpoint.timeout);
     let duration_ms = timer.elapsed().as_millis() as i64;
     let mut result = AttemptResult {
-        task_id: job.task.id,
-        number: job.task.attempts,
-        started_at,
         duration_ms,
-        verdict: Verdict::Retryable,
-        status: None,
-        error: None,
         request: stored_request,
-        content_type: None,
-        retry_after: None,
-        location: None,
-        body: None,
-        body_truncated: false,
+        ..no_response(job, started_at, Verdict::Retryable)
     };
     match sent {
         Ok(response) => {
@@ -224,35 +213,39 @@ pub fn perform(
             result.error = Some(format!("timeout after {timeout}"));
         }
         Err(Failure::Transport(message)) => {
-            result.error = Some(mask_all(&message, &secrets));
+            result.error = Some(secrets::mask(&message, &secrets));
         }
         Err(Failure::Request(message)) => {
             result.verdict = Verdict::ExecutorError;
-            result.error = Some(mask_all(&message, &secrets));
+            result.error = Some(secrets::mask(&message, &secrets));
         }
     }
     result
 }
 
-fn mask_all(text: &str, secrets: &[Secret]) -> String {
-    secrets::mask(text, secrets)
-}
-
-fn executor_error(job: &Job, started_at: DateTime<Utc>, message: String) -> AttemptResult {
+/// A result with nothing from the server yet: the fields `perform` fills as it learns them.
+fn no_response(job: &Job, started_at: DateTime<Utc>, verdict: Verdict) -> AttemptResult {
     AttemptResult {
         task_id: job.task.id,
         number: job.task.attempts,
         started_at,
         duration_ms: 0,
-        verdict: Verdict::ExecutorError,
+        verdict,
         status: None,
-        error: Some(message),
+        error: None,
         request: None,
         content_type: None,
         retry_after: None,
         location: None,
         body: None,
         body_truncated: false,
+    }
+}
+
+fn executor_error(job: &Job, started_at: DateTime<Utc>, message: String) -> AttemptResult {
+    AttemptResult {
+        error: Some(message),
+        ..no_response(job, started_at, Verdict::ExecutorError)
     }
 }
 

@@ -10,6 +10,11 @@ use crate::task::Task;
 
 pub const USER_AGENT: &str = concat!("httpat/", env!("CARGO_PKG_VERSION"));
 
+/// Why a task's request cannot be built when its endpoint was removed after it was scheduled.
+pub fn endpoint_gone(task: &Task) -> anyhow::Error {
+    anyhow::anyhow!("endpoint \"{}\" is no longer registered", task.endpoint)
+}
+
 /// Header names and values, in the order they are sent.
 pub type Headers = Vec<(String, String)>;
 

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::endpoint::DEFAULT_MAX_ATTEMPTS;
 use crate::error::refused;
 use crate::render::{self, TaskView};
-use crate::request::RequestPlan;
+use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::{AttemptRecord, TransitionRecord};
 use crate::when;
 
@@ -64,13 +64,7 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
         .as_ref()
         .map_or(DEFAULT_MAX_ATTEMPTS, |e| e.max_attempts);
     let (request, request_error) = match &endpoint {
-        None => (
-            None,
-            Some(format!(
-                "endpoint \"{}\" is no longer registered",
-                task.endpoint
-            )),
-        ),
+        None => (None, Some(endpoint_gone(&task).to_string())),
         Some(endpoint) => match RequestPlan::build(endpoint, &task) {
             Ok(plan) => (Some(plan), None),
             Err(e) => (None, Some(format!("{e:#}"))),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::cli::TickArgs;
 use crate::context::Context;
 use crate::error::usage;
-use crate::request::RequestPlan;
+use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::Store;
 use crate::tick::{self, Options};
 use crate::when;
@@ -73,10 +73,7 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32) -> Result<()> {
             when::rfc3339(task.next_attempt_at)
         );
         let plan = match store.endpoint(&task.endpoint)? {
-            None => Err(anyhow::anyhow!(
-                "endpoint \"{}\" is no longer registered",
-                task.endpoint
-            )),
+            None => Err(endpoint_gone(&task)),
             Some(endpoint) => RequestPlan::build(&endpoint, &task),
         };
         let plan = plan.and_then(|plan| {
