@@ -35,14 +35,14 @@ pub enum Report {
     Attempted(AttemptResult),
     /// The request was not started: the tick is stopping, or it could not finish before the
     /// tick's time budget ends. The task goes back to wait for the next tick.
-    NotStarted { task_id: i64, number: u32 },
+    NotStarted { task_id: i64 },
 }
 
 impl Report {
     pub fn task_id(&self) -> i64 {
         match self {
             Report::Attempted(result) => result.task_id,
-            Report::NotStarted { task_id, .. } => *task_id,
+            Report::NotStarted { task_id } => *task_id,
         }
     }
 }
@@ -96,7 +96,6 @@ impl Pool {
                     } else {
                         Report::NotStarted {
                             task_id: job.task.id,
-                            number: job.task.attempts,
                         }
                     };
                     if results.send(report).is_err() {

@@ -148,6 +148,16 @@ impl Task {
         )
     }
 
+    /// For a task a tick holds: the state it was claimed from, and goes back to if the claim is
+    /// undone (`due` for its first attempt of the budget, else `retrying`).
+    pub fn state_before_claim(&self) -> State {
+        if self.attempts_used() > 1 {
+            State::Retrying
+        } else {
+            State::Due
+        }
+    }
+
     /// Attempts used from the current budget (a `retry` refills it).
     pub fn attempts_used(&self) -> u32 {
         self.attempts - self.attempts_base

@@ -51,8 +51,10 @@ pub fn run(
     let started = Instant::now();
     let clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> =
         Arc::new(move || start + chrono::Duration::from_std(started.elapsed()).unwrap_or_default());
+    let host = this_host();
     let tick = Tick {
-        id: tick_id(),
+        id: tick_id(&host),
+        host,
         store,
         start,
         started,
@@ -67,10 +69,7 @@ pub fn run(
 
 /// `host:pid:random`: which machine and process holds a task, so a later tick on the same host
 /// can tell whether that process is still alive.
-fn tick_id() -> String {
-    let host = gethostname::gethostname()
-        .to_string_lossy()
-        .replace(':', "_");
+fn tick_id(host: &str) -> String {
     format!(
         "{host}:{}:{:08x}",
         std::process::id(),
@@ -78,9 +77,16 @@ fn tick_id() -> String {
     )
 }
 
+/// This machine's name as it stands in tick ids (`:` would break the id's fields).
+fn this_host() -> String {
+    gethostname::gethostname()
+        .to_string_lossy()
+        .replace(':', "_")
+}
+
 /// Whether a task's holder is certainly gone: its lease expired, or it was a process on this
 /// host that no longer exists.
-fn holder_is_gone(task: &Task, now: DateTime<Utc>) -> bool {
+fn holder_is_gone(task: &Task, now: DateTime<Utc>, this_host: &str) -> bool {
     if task.lease_until.is_none_or(|lease| lease < now) {
         return true;
     }
@@ -91,9 +97,6 @@ fn holder_is_gone(task: &Task, now: DateTime<Utc>) -> bool {
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
         return false;
     };
-    let this_host = gethostname::gethostname()
-        .to_string_lossy()
-        .replace(':', "_");
     let Ok(pid) = pid.parse::<i32>() else {
         return false;
     };
@@ -110,6 +113,7 @@ fn process_alive(pid: i32) -> bool {
 
 struct Tick {
     id: String,
+    host: String,
     store: Store,
     start: DateTime<Utc>,
     started: Instant,
@@ -164,7 +168,10 @@ impl Tick {
     /// at once, or fails when its attempts are used up.
     fn recover(&mut self, running: &[Task]) -> Result<()> {
         let now = (self.clock)();
-        let gone: Vec<&Task> = running.iter().filter(|t| holder_is_gone(t, now)).collect();
+        let gone: Vec<&Task> = running
+            .iter()
+            .filter(|t| holder_is_gone(t, now, &self.host))
+            .collect();
         if gone.is_empty() {
             return Ok(());
         }
@@ -266,11 +273,7 @@ impl Tick {
         loop {
             let elapsed = self.started.elapsed();
             let in_queue = held.len() - pending.len();
-            let may_claim = !nothing_due
-                && left > 0
-                && !stop.load(Ordering::Relaxed)
-                && elapsed < self.options.max_runtime
-                && in_queue <= target / 2;
+            let may_claim = self.may_claim_more(nothing_due, left, &stop) && in_queue <= target / 2;
             let flush = !pending.is_empty()
                 && (pending.len() >= GROUP_SIZE
                     || in_queue == 0
@@ -294,11 +297,7 @@ impl Tick {
                 }
             }
             if held.is_empty() {
-                let can_claim_more = !nothing_due
-                    && left > 0
-                    && !stop.load(Ordering::Relaxed)
-                    && self.started.elapsed() < self.options.max_runtime;
-                if !can_claim_more {
+                if !self.may_claim_more(nothing_due, left, &stop) {
                     break;
                 }
                 continue;
@@ -317,6 +316,15 @@ impl Tick {
         }
         pool.finish();
         Ok(())
+    }
+
+    /// Whether claiming may go on: something may still be due, `--limit` is not reached, no
+    /// signal asked to stop, and the time budget is not spent.
+    fn may_claim_more(&self, nothing_due: bool, left: u32, stop: &AtomicBool) -> bool {
+        !nothing_due
+            && left > 0
+            && !stop.load(Ordering::Relaxed)
+            && self.started.elapsed() < self.options.max_runtime
     }
 
     /// Records a group of reports and, when asked, claims the next batch, in one transaction
@@ -338,13 +346,8 @@ impl Tick {
                     Report::Attempted(result) => {
                         notices.push(self.record(store, task, result, now)?);
                     }
-                    Report::NotStarted { number, .. } => {
-                        let back_to = if task.attempts_used() > 1 {
-                            State::Retrying
-                        } else {
-                            State::Due
-                        };
-                        store.release_task(task.id, &self.id, *number, back_to, now)?;
+                    Report::NotStarted { .. } => {
+                        store.release_task(task, &self.id, now)?;
                     }
                 }
             }

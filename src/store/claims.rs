@@ -93,16 +93,11 @@ impl Store {
                 tick_id,
                 millis(started_at)
             ])?;
-            let from = if task.attempts - 1 > task.attempts_base {
-                State::Retrying
-            } else {
-                State::Due
-            };
             let detail = format!("attempt {}", task.attempts);
             self.record_transition(
                 task.id,
                 started_at,
-                Some(from),
+                Some(task.state_before_claim()),
                 State::Running,
                 tick_id,
                 Some(&detail),
@@ -114,14 +109,8 @@ impl Store {
     /// Gives back a claimed task whose request was never started (the tick stopped, or its time
     /// budget ran out first): the claim's attempt is undone and the task waits for the next
     /// tick. Fenced like `record_result`.
-    pub fn release_task(
-        &self,
-        task_id: i64,
-        tick_id: &str,
-        number: u32,
-        back_to: State,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
+    pub fn release_task(&self, task: &Task, tick_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let (task_id, number) = (task.id, task.attempts);
         let released = self
             .conn
             .prepare_cached(
@@ -140,7 +129,7 @@ impl Store {
             task_id,
             now,
             Some(State::Running),
-            back_to,
+            task.state_before_claim(),
             tick_id,
             Some(
                 "not sent: the tick stopped, or its time ran out, before this request could start",
