@@ -65,14 +65,6 @@ pub fn time_with_relative(at: DateTime<Utc>, now: DateTime<Utc>, utc: bool) -> S
     format!("{} ({})", when::display(at, utc), when::relative(at, now))
 }
 
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    when::rfc3339(at)
-}
-
-fn rfc3339_opt(at: Option<DateTime<Utc>>) -> Option<String> {
-    at.map(rfc3339)
-}
-
 /// An endpoint as `endpoints` shows it.
 #[derive(Debug, Serialize)]
 pub struct EndpointView {
@@ -151,10 +143,10 @@ impl TaskView {
             attempts: task.attempts_used(),
             max_attempts: task.max_attempts.unwrap_or(default_max_attempts),
             agent: task.agent.clone(),
-            created_at: rfc3339(task.created_at),
-            due_at: rfc3339(task.due_at),
-            next_attempt_at: rfc3339(task.next_attempt_at),
-            finished_at: rfc3339_opt(task.finished_at),
+            created_at: when::rfc3339(task.created_at),
+            due_at: when::rfc3339(task.due_at),
+            next_attempt_at: when::rfc3339(task.next_attempt_at),
+            finished_at: task.finished_at.map(when::rfc3339),
             last_result: task.last_result.clone(),
             reason: task.reason.clone(),
             schedule: task.schedule.clone(),

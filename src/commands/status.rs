@@ -69,6 +69,8 @@ pub struct TickView {
     pub counts: TickCounts,
     /// Why the tick stopped early, when it did.
     pub error: Option<String>,
+    #[serde(skip)]
+    pub started: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +114,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
                     .map(|end| (end - tick.started_at).num_milliseconds()),
                 counts: tick.counts,
                 error: tick.error.clone(),
+                started: tick.started_at,
             })
             .collect(),
         last_tick_ended_at: last_end.map(when::rfc3339),
@@ -128,7 +131,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
     if context.json {
         render::print_json(&status)?;
     } else {
-        print(&status, &ticks_times(&ticks), now, context.utc);
+        print(&status, now, context.utc);
     }
     if args.check {
         if let Some(warning) = &status.warning {
@@ -138,16 +141,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
     Ok(())
 }
 
-fn ticks_times(ticks: &[crate::store::TickRecord]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
-    ticks.iter().map(|t| (t.started_at, t.ended_at)).collect()
-}
-
-fn print(
-    status: &Status,
-    times: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
-    now: DateTime<Utc>,
-    utc: bool,
-) {
+fn print(status: &Status, now: DateTime<Utc>, utc: bool) {
     crate::outln!("Last ticks");
     if status.ticks.is_empty() {
         crate::outln!("  none has run yet");
@@ -163,7 +157,7 @@ fn print(
             "cancelled",
             "recovered",
         ]);
-        for (tick, (started, _)) in status.ticks.iter().zip(times) {
+        for tick in &status.ticks {
             let took = match (tick.duration_ms, &tick.error) {
                 (Some(_), Some(_)) => "failed".to_string(),
                 (Some(ms), None) => format!("{:.2}s", ms as f64 / 1000.0),
@@ -171,8 +165,8 @@ fn print(
             };
             let c = &tick.counts;
             table.add_row(vec![
-                Cell::new(when::display(*started, utc)),
-                Cell::new(when::relative(*started, now)),
+                Cell::new(when::display(tick.started, utc)),
+                Cell::new(when::relative(tick.started, now)),
                 Cell::new(took),
                 Cell::new(c.sent),
                 Cell::new(c.succeeded),

@@ -141,23 +141,14 @@ impl Store {
         if advanced == 0 {
             return Ok(None);
         }
-        let key = format!(
-            "recur:{}:{}",
-            schedule.name,
-            firing
-                .fire_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
+        let fired = firing
+            .fire_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let key = format!("recur:{}:{fired}", schedule.name);
         if self.task_by_key(&key)?.is_some() {
             return Ok(None);
         }
-        let mut detail = format!(
-            "fired by schedule \"{}\" for {}",
-            schedule.name,
-            firing
-                .fire_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
+        let mut detail = format!("fired by schedule \"{}\" for {fired}", schedule.name);
         if firing.skipped > 0 {
             detail.push_str(&format!(
                 "; {} earlier missed firing{} skipped",
