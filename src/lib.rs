@@ -78,8 +78,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 /// The most verbose level a filter string asks for anywhere.
-fn max_level(from_env: Option<&str>, level: &str) -> log::LevelFilter {
-    let filters = from_env.unwrap_or(level);
+fn max_level(filters: &str) -> log::LevelFilter {
     let mut most = log::LevelFilter::Off;
     for directive in filters.split(',') {
         let name = directive.rsplit('=').next().unwrap_or("").trim();
@@ -101,18 +100,14 @@ fn init_logging(verbose: u8, quiet: bool) {
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .filter(|_| verbose == 0 && !quiet);
+    let filters = from_env.as_deref().unwrap_or(level);
+    // At trace level the HTTP client dumps the bytes it sends, secrets included: never more
+    // than debug (where it masks header values) for it, whatever RUST_LOG asks.
+    let http_client = log::LevelFilter::Debug.min(max_level(filters));
     env_logger::Builder::new()
-        .parse_filters(from_env.as_deref().unwrap_or(level))
-        // At trace level the HTTP client dumps the bytes it sends, secrets included: never
-        // more than debug (where it masks header values) for it, whatever RUST_LOG asks.
-        .filter_module(
-            "ureq",
-            log::LevelFilter::Debug.min(max_level(from_env.as_deref(), level)),
-        )
-        .filter_module(
-            "ureq_proto",
-            log::LevelFilter::Debug.min(max_level(from_env.as_deref(), level)),
-        )
+        .parse_filters(filters)
+        .filter_module("ureq", http_client)
+        .filter_module("ureq_proto", http_client)
         .format(|out, record| {
             use std::io::Write;
             let level = match record.level() {
