@@ -37,6 +37,7 @@ pub mod task;
 pub mod template;
 pub mod tick;
 pub mod when;
+pub mod zone;
 
 use std::ffi::OsString;
 

@@ -3,11 +3,11 @@
 
 use anyhow::Result;
 use chrono::{DateTime, LocalResult, TimeZone, Utc};
-use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
 use crate::error::usage;
+use crate::zone::Zone;
 
 /// Counting missed firings stops here: an every-minute schedule down for two years is "more than
 /// a million" skipped, not a long wait.
@@ -17,7 +17,7 @@ pub const SKIP_COUNT_CAP: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct CronRule {
     cron: Cron,
-    zone: Tz,
+    zone: Zone,
     /// `*` in the hour field: the rule follows real time through a DST change (as Vixie cron
     /// does) instead of firing once per wall time.
     follows_real_time: bool,
@@ -26,7 +26,7 @@ pub struct CronRule {
 impl CronRule {
     /// Parses a 5-field expression (minute resolution) or `@hourly`, `@daily`, `@weekly`,
     /// `@monthly`, `@yearly`; a bad one is a usage error with the parser's reason.
-    pub fn parse(expression: &str, zone: Tz) -> Result<CronRule> {
+    pub fn parse(expression: &str, zone: Zone) -> Result<CronRule> {
         let trimmed = expression.trim();
         const NICKNAMES: [&str; 6] = [
             "@hourly",
@@ -126,13 +126,13 @@ impl CronRule {
         Ok(count)
     }
 
-    pub fn zone(&self) -> Tz {
-        self.zone
+    pub fn zone(&self) -> &Zone {
+        &self.zone
     }
 
     /// A wall time that happens twice (a DST fall-back) fires once, at its first instant, unless
     /// the rule follows real time.
-    fn is_second_of_a_repeat(&self, at: &DateTime<Tz>) -> bool {
+    fn is_second_of_a_repeat(&self, at: &DateTime<Zone>) -> bool {
         if self.follows_real_time {
             return false;
         }
@@ -148,10 +148,10 @@ pub fn local_zone_name() -> String {
     let from_env = std::env::var("TZ")
         .ok()
         .map(|tz| tz.trim_start_matches(':').to_string())
-        .filter(|tz| tz.parse::<Tz>().is_ok());
+        .filter(|tz| Zone::named(tz).is_some());
     from_env
         .or_else(|| iana_time_zone::get_timezone().ok())
-        .filter(|tz| tz.parse::<Tz>().is_ok())
+        .filter(|tz| Zone::named(tz).is_some())
         .unwrap_or_else(|| "UTC".to_string())
 }
 
@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     fn riga(expression: &str) -> CronRule {
-        CronRule::parse(expression, "Europe/Riga".parse().unwrap()).unwrap()
+        CronRule::parse(expression, Zone::named("Europe/Riga").unwrap()).unwrap()
     }
 
     fn utc(text: &str) -> DateTime<Utc> {
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn bad_expressions_are_refused() {
-        let zone: Tz = "UTC".parse().unwrap();
+        let zone = Zone::named("UTC").unwrap();
         for bad in [
             "",
             "* * * *",
@@ -240,7 +240,7 @@ mod tests {
             "@sometimes",
             "0 25 * * *",
         ] {
-            assert!(CronRule::parse(bad, zone).is_err(), "{bad}");
+            assert!(CronRule::parse(bad, zone.clone()).is_err(), "{bad}");
         }
         for good in [
             "*/15 * * * *",
@@ -250,7 +250,7 @@ mod tests {
             "@monthly",
             "@hourly",
         ] {
-            assert!(CronRule::parse(good, zone).is_ok(), "{good}");
+            assert!(CronRule::parse(good, zone.clone()).is_ok(), "{good}");
         }
     }
 }

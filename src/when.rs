@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Local, LocalResult, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
 
 use crate::error::usage;
+use crate::zone::Zone;
 
 /// The furthest ahead a time may be: far enough for any cool-down, near enough to never overflow.
 const MAX_AHEAD: Duration = Duration::from_secs(100 * 366 * 86_400);
@@ -41,8 +41,8 @@ pub fn before(now: DateTime<Utc>, duration: Duration) -> Result<DateTime<Utc>> {
 }
 
 /// Parses an IANA zone name such as `Europe/Riga`.
-pub fn parse_zone(name: &str) -> Result<Tz> {
-    name.parse::<Tz>().map_err(|_| {
+pub fn parse_zone(name: &str) -> Result<Zone> {
+    Zone::named(name).ok_or_else(|| {
         usage(format!(
             "unknown time zone \"{name}\": use an IANA name such as Europe/Riga or UTC"
         ))
@@ -51,7 +51,7 @@ pub fn parse_zone(name: &str) -> Result<Tz> {
 
 /// Parses a TIME: RFC 3339 with offset; `YYYY-MM-DD HH:MM[:SS]` in `zone` (else the local zone);
 /// `now`; `+DURATION`.
-pub fn parse_time(text: &str, now: DateTime<Utc>, zone: Option<Tz>) -> Result<DateTime<Utc>> {
+pub fn parse_time(text: &str, now: DateTime<Utc>, zone: Option<Zone>) -> Result<DateTime<Utc>> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("now") {
         return Ok(now);
@@ -171,7 +171,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
     }
 
-    fn riga() -> Option<Tz> {
+    fn riga() -> Option<Zone> {
         Some(parse_zone("Europe/Riga").unwrap())
     }
 

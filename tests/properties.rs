@@ -14,6 +14,7 @@ use httpat::recurring::CronRule;
 use httpat::secrets::{mask, mask_bytes, Secret};
 use httpat::template::UrlTemplate;
 use httpat::when::{parse_duration, parse_time, parse_zone, rfc3339};
+use httpat::zone::Zone;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -49,7 +50,7 @@ fn cron_like() -> impl Strategy<Value = String> {
     ]
 }
 
-fn zone() -> impl Strategy<Value = chrono_tz::Tz> {
+fn zone() -> impl Strategy<Value = Zone> {
     prop::sample::select(vec![
         "UTC",
         "Europe/Riga",
@@ -93,14 +94,14 @@ proptest! {
         offset_minutes in -(23 * 60 + 59)..=(23 * 60 + 59i32),
         zone in prop::option::of(zone()),
     ) {
-        prop_assert_eq!(parse_time(&rfc3339(at), now(), zone).unwrap(), at);
+        prop_assert_eq!(parse_time(&rfc3339(at), now(), zone.clone()).unwrap(), at);
         let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap();
         let local = at.with_timezone(&offset);
         for text in [
             local.to_rfc3339(),
             local.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
         ] {
-            match parse_time(&text, now(), zone) {
+            match parse_time(&text, now(), zone.clone()) {
                 Ok(parsed) => prop_assert_eq!(parsed, at, "{}", text),
                 Err(e) => prop_assert!(
                     false,

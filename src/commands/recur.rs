@@ -61,6 +61,8 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
     let zone = args.tz.clone().unwrap_or_else(local_zone_name);
     let cron = args.cron.clone().unwrap_or_default();
     let rule = CronRule::parse(&cron, when::parse_zone(&zone)?)?;
+    // Stored as the database spells it, so `--tz europe/riga` and `--tz Europe/Riga` agree.
+    let zone = rule.zone().name().to_string();
     let args_json = args
         .task
         .args_json
