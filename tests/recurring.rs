@@ -104,6 +104,10 @@ fn recur_says_created_unchanged_or_which_fields_were_updated() {
         1,
         "one schedule, updated in place"
     );
+
+    // A zone is stored as the database spells it: another spelling of it changes nothing.
+    assert_eq!(define("0 8 * * *", "europe/berlin"), "unchanged");
+    assert_eq!(schedule(&env, now, "daily-export")["zone"], "Europe/Berlin");
 }
 
 // ---------------------------------------------------------------------------------------------
