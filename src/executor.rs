@@ -150,18 +150,23 @@ fn perform_guarded(
     clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
 ) -> AttemptResult {
     let started_at = clock();
-    let outcome = catch_unwind(AssertUnwindSafe(|| perform(agent, job, clock)));
-    outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+    guard(|| perform(agent, job, clock)).unwrap_or_else(|message| {
         executor_error(
             job,
             started_at,
             format!("internal error while sending: {message}"),
         )
+    })
+}
+
+/// Runs `work`; a panic in it comes back as the panic's message instead of unwinding further.
+fn guard<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string())
     })
 }
 
@@ -364,6 +369,24 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_panic_while_sending_becomes_its_message() {
+        assert_eq!(guard(|| 7), Ok(7));
+        assert_eq!(
+            guard(|| -> u32 { panic!("a static message") }),
+            Err("a static message".to_string())
+        );
+        let task = 42;
+        assert_eq!(
+            guard(|| -> u32 { panic!("task {task} broke") }),
+            Err("task 42 broke".to_string())
+        );
+        assert_eq!(
+            guard(|| -> u32 { std::panic::panic_any(3u8) }),
+            Err("unknown panic".to_string())
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
