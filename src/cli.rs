@@ -54,27 +54,68 @@ pub struct Global {
     pub utc: bool,
 }
 
+/// Each subcommand's options are defined only when it is the one being run (or when help, man
+/// pages or completions need them all): a short command does not build the other twelve.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
+    /// Create or update an endpoint: a named HTTP request that tasks are scheduled against.
+    ///
+    /// Prints `created`, `updated: FIELD, ...` or `unchanged`. When updating, options not given keep
+    /// their current values; `--header` given at all replaces the whole set of headers.
     Register(RegisterArgs),
+    /// List registered endpoints: name, method, URL, timeout, attempts, deprecated, tasks waiting.
     Endpoints(EndpointsArgs),
+    /// Store one request to be sent at a given time; prints its id alone on stdout.
+    ///
+    /// TIME is RFC 3339 with an offset (`2026-11-27T08:00:00+02:00`), `YYYY-MM-DD HH:MM[:SS]` in the
+    /// local zone (or `--tz`), `now`, or `+DURATION`. DURATION is `36h`, `1d 12h`, `90m`. A time in
+    /// the past is accepted (the next tick sends it) with a warning.
     Schedule(ScheduleArgs),
+    /// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
+    ///
+    /// STATE is one or more of scheduled, due, running, retrying, succeeded, failed, cancelled,
+    /// comma-separated. Tasks are listed by the time they are (or were) due.
     List(ListArgs),
+    /// One task whole: its request, arguments, times, state, every attempt and every transition.
     Show(ShowArgs),
+    /// Cancel tasks that have not started. Cancelling a cancelled task is fine; a running or
+    /// finished one is refused.
     Cancel(CancelArgs),
+    /// Put failed or cancelled tasks back to wait, with a fresh attempt budget; their history stays.
     Retry(RetryArgs),
+    /// Send the requests whose time has come, record every response, and exit. Run it from cron
+    /// every minute.
+    ///
+    /// Silent on success; one line on stderr per task that failed for good or was cancelled by
+    /// the executor, so cron's mail reaches the operator. Exit 0 whenever the tick did its work,
+    /// whatever the tasks' outcomes; 1 when the database could not be used.
     Tick(TickArgs),
+    /// Is the executor alive? The last ticks, tasks per state, the oldest due task and how late it is.
+    ///
+    /// Warns when tasks are due and no tick has ended in the last 3 minutes (cron not running, a tick
+    /// stuck).
     Status(StatusArgs),
+    /// Create or update a recurring schedule: each firing of a cron expression makes one ordinary
+    /// task. Or pause, resume or delete one.
+    ///
+    /// EXPR has 5 fields (minute hour day-of-month month day-of-week) or is @hourly, @daily, @weekly,
+    /// @monthly; it is read in ZONE, stored by name, so a DST change moves with it. A wall time that
+    /// does not exist that day fires once at the next minute that does; a repeated one fires once.
+    /// Expressions whose hour field is `*` follow real time through a change instead. After
+    /// downtime a schedule fires once, for its latest missed time. Prints `created`,
+    /// `updated: FIELD, ...` or `unchanged`.
     Recur(RecurArgs),
+    /// List recurring schedules: name, endpoint, cron, zone, next firing, last firing and the state
+    /// of the task it made, paused.
     Recurring(RecurringArgs),
+    /// Delete finished tasks (succeeded, failed, cancelled) that finished before the cutoff, with
+    /// their attempts and history, and old tick records. Unfinished tasks are never touched.
     Prune(PruneArgs),
+    /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
 
-/// Create or update an endpoint: a named HTTP request that tasks are scheduled against.
-///
-/// Prints `created`, `updated: FIELD, ...` or `unchanged`. When updating, options not given keep
-/// their current values; `--header` given at all replaces the whole set of headers.
 #[derive(Debug, Args)]
 #[command(after_long_help = REGISTER_EXAMPLES)]
 pub struct RegisterArgs {
@@ -149,18 +190,12 @@ Examples:
   # Make the registry match a file (see examples/endpoints.toml):
   httpat register --file endpoints.toml --prune";
 
-/// List registered endpoints: name, method, URL, timeout, attempts, deprecated, tasks waiting.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat endpoints\n  httpat endpoints --json | jq -r '.[] | select(.deprecated) | .name'"
 )]
 pub struct EndpointsArgs {}
 
-/// Store one request to be sent at a given time; prints its id alone on stdout.
-///
-/// TIME is RFC 3339 with an offset (`2026-11-27T08:00:00+02:00`), `YYYY-MM-DD HH:MM[:SS]` in the
-/// local zone (or `--tz`), `now`, or `+DURATION`. DURATION is `36h`, `1d 12h`, `90m`. A time in
-/// the past is accepted (the next tick sends it) with a warning.
 #[derive(Debug, Args)]
 #[command(after_long_help = SCHEDULE_EXAMPLES)]
 pub struct ScheduleArgs {
@@ -213,7 +248,8 @@ Examples:
   printf '%s\\n' '{\"endpoint\": \"release-roll\", \"in\": \"36h\", \"args\": {\"roll\": \"CCT-0044\"}}' |
       httpat schedule --file -";
 
-/// What a task carries besides its endpoint and time: `schedule` and `recur` share these.
+// What a task carries besides its endpoint and time: `schedule` and `recur` share these. (A
+// plain comment: the doc comment of a flattened struct would become the subcommand's about.)
 #[derive(Debug, Args)]
 pub struct TaskOptions {
     /// An argument, `KEY=VALUE` (a string); repeatable. Fills URL placeholders; the rest goes
@@ -234,10 +270,6 @@ pub struct TaskOptions {
     pub max_attempts: Option<u32>,
 }
 
-/// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
-///
-/// STATE is one or more of scheduled, due, running, retrying, succeeded, failed, cancelled,
-/// comma-separated. Tasks are listed by the time they are (or were) due.
 #[derive(Debug, Args)]
 #[command(after_long_help = LIST_EXAMPLES)]
 pub struct ListArgs {
@@ -280,7 +312,6 @@ Examples:
   httpat list --state failed,cancelled       # what needs a look
   httpat list --endpoint release-roll --after now --limit 10";
 
-/// One task whole: its request, arguments, times, state, every attempt and every transition.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'"
@@ -290,8 +321,6 @@ pub struct ShowArgs {
     pub id: i64,
 }
 
-/// Cancel tasks that have not started. Cancelling a cancelled task is fine; a running or
-/// finished one is refused.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat cancel 42 --reason 'roll moved by hand'\n  httpat cancel --key cool:CCT-0042"
@@ -310,12 +339,6 @@ pub struct CancelArgs {
     pub reason: Option<String>,
 }
 
-/// Send the requests whose time has come, record every response, and exit. Run it from cron
-/// every minute.
-///
-/// Silent on success; one line on stderr per task that failed for good or was cancelled by
-/// the executor, so cron's mail reaches the operator. Exit 0 whenever the tick did its work,
-/// whatever the tasks' outcomes; 1 when the database could not be used.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat tick                      # from cron: * * * * *\n  httpat tick --dry-run            # what would be sent now\n  httpat tick -v --concurrency 4   # with a summary line"
@@ -338,7 +361,6 @@ pub struct TickArgs {
     pub dry_run: bool,
 }
 
-/// Put failed or cancelled tasks back to wait, with a fresh attempt budget; their history stays.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat retry 42                 # due now: the next tick sends it\n  httpat retry 42 43 --at +1h"
@@ -357,10 +379,6 @@ pub struct RetryArgs {
     pub tz: Option<String>,
 }
 
-/// Is the executor alive? The last ticks, tasks per state, the oldest due task and how late it is.
-///
-/// Warns when tasks are due and no tick has ended in the last 3 minutes (cron not running, a tick
-/// stuck).
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat status\n  httpat status --check || alert 'httpat is not sending'   # for monitoring"
@@ -371,8 +389,6 @@ pub struct StatusArgs {
     pub check: bool,
 }
 
-/// Delete finished tasks (succeeded, failed, cancelled) that finished before the cutoff, with
-/// their attempts and history, and old tick records. Unfinished tasks are never touched.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat prune --older-than 90d --dry-run\n  17 4 * * *  httpat prune --older-than 90d     (crontab: daily)"
@@ -387,15 +403,6 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
-/// Create or update a recurring schedule: each firing of a cron expression makes one ordinary
-/// task. Or pause, resume or delete one.
-///
-/// EXPR has 5 fields (minute hour day-of-month month day-of-week) or is @hourly, @daily, @weekly,
-/// @monthly; it is read in ZONE, stored by name, so a DST change moves with it. A wall time that
-/// does not exist that day fires once at the next minute that does; a repeated one fires once.
-/// Expressions whose hour field is `*` follow real time through a change instead. After
-/// downtime a schedule fires once, for its latest missed time. Prints `created`,
-/// `updated: FIELD, ...` or `unchanged`.
 #[derive(Debug, Args)]
 #[command(after_long_help = RECUR_EXAMPLES)]
 pub struct RecurArgs {
@@ -443,13 +450,10 @@ Examples:
   httpat recur daily-export --resume
   httpat recur daily-export --delete";
 
-/// List recurring schedules: name, endpoint, cron, zone, next firing, last firing and the state
-/// of the task it made, paused.
 #[derive(Debug, Args)]
 #[command(after_long_help = "Examples:\n  httpat recurring\n  httpat recurring --json --utc")]
 pub struct RecurringArgs {}
 
-/// Print a shell completion script.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Examples:\n  httpat completions bash > ~/.local/share/bash-completion/completions/httpat\n  httpat completions zsh > ~/.zfunc/_httpat\n  httpat completions fish > ~/.config/fish/completions/httpat.fish"

@@ -46,3 +46,50 @@ fn every_subcommand_has_a_page_with_its_examples() {
         "the schedule page shows the cool-down example"
     );
 }
+
+/// `httpat --help` describes every subcommand in a line, and each subcommand's own help starts
+/// with that description: each subcommand's options are defined only when it runs, so its
+/// summary must not depend on them.
+#[test]
+fn help_describes_every_subcommand_and_each_page_starts_with_its_description() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_httpat"))
+            .args(args)
+            .output()
+            .expect("run httpat");
+        assert!(out.status.success(), "httpat {args:?} failed");
+        String::from_utf8(out.stdout).expect("help is UTF-8")
+    };
+    let help = run(&["--help"]);
+    let commands = [
+        ("register", "Create or update an endpoint"),
+        ("endpoints", "List registered endpoints"),
+        ("schedule", "Store one request to be sent at a given time"),
+        ("list", "Tasks as a table"),
+        ("show", "One task whole"),
+        ("cancel", "Cancel tasks that have not started"),
+        ("retry", "Put failed or cancelled tasks back to wait"),
+        ("tick", "Send the requests whose time has come"),
+        ("status", "Is the executor alive?"),
+        ("recur", "Create or update a recurring schedule"),
+        ("recurring", "List recurring schedules"),
+        ("prune", "Delete finished tasks"),
+        ("completions", "Print a shell completion script"),
+    ];
+    for (name, summary) in commands {
+        let line = help
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("`httpat --help` lists no {name}:\n{help}"));
+        assert!(
+            line.contains(summary),
+            "`httpat --help` line for {name} is {line:?}, not {summary:?}"
+        );
+        let page = run(&[name, "--help"]);
+        assert!(
+            page.starts_with(summary),
+            "`httpat {name} --help` starts with {:?}",
+            page.lines().next()
+        );
+    }
+}
