@@ -9,22 +9,9 @@ mod tick_support;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{instant, refused_url, show, state_of, Env, Reply, Server, DEFAULT_NOW};
+use common::{instant, refused_url, show, state_of, Reply, Server, DEFAULT_NOW};
 use serde_json::Value;
-use tick_support::{text, tick, tick_at_next_attempt};
-
-/// An environment with endpoint `hook` registered at `url` with `extra` options.
-fn env_with(url: &str, extra: &[&str]) -> Env {
-    let env = Env::new();
-    let mut args = vec!["register", "hook", "--url", url];
-    args.extend_from_slice(extra);
-    env.ok(&args);
-    env
-}
-
-fn schedule_now(env: &Env) -> i64 {
-    env.schedule(&["hook", "--at", "now"])
-}
+use tick_support::{env_with, schedule_now, text, tick, tick_at_next_attempt};
 
 fn now() -> DateTime<Utc> {
     instant(DEFAULT_NOW)
@@ -57,7 +44,7 @@ fn assert_first_backoff(task: &Value, ran: Duration) {
 fn a_200_succeeds() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
@@ -73,7 +60,7 @@ fn a_404_fails_at_once() {
     let server = Server::start();
     server.reply("/gone", Reply::status(404));
     let env = env_with(&server.url("/gone"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     env.cmd(&["tick"]).assert().success();
 
@@ -90,7 +77,7 @@ fn server_errors_timeouts_and_throttling_statuses_retry_after_a_minute() {
         let server = Server::start();
         server.reply("/busy", Reply::status(status));
         let env = env_with(&server.url("/busy"), &[]);
-        let id = schedule_now(&env);
+        let id = schedule_now(&env, &[]);
 
         let ran = tick(&env, &[]);
 
@@ -105,7 +92,7 @@ fn server_errors_timeouts_and_throttling_statuses_retry_after_a_minute() {
 #[test]
 fn connection_refused_retries() {
     let env = env_with(&refused_url("/nobody"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     let ran = tick(&env, &[]);
 
@@ -124,7 +111,7 @@ fn a_timeout_retries_and_says_after_how_long() {
     let server = Server::start();
     server.reply("/slow", Reply::status(200).delay(Duration::from_secs(4)));
     let env = env_with(&server.url("/slow"), &["--timeout", "1s"]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     let ran = tick(&env, &[]);
 
@@ -144,7 +131,7 @@ fn a_task_fails_when_its_attempts_are_used_up() {
     let server = Server::start();
     server.reply("/broken", Reply::status(500));
     let mut env = env_with(&server.url("/broken"), &["--max-attempts", "2"]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
     assert_eq!(state_of(&env, id), "retrying");
@@ -167,7 +154,7 @@ fn a_status_named_in_success_succeeds() {
     let server = Server::start();
     server.reply("/conflict", Reply::status(409));
     let env = env_with(&server.url("/conflict"), &["--success", "2xx,409"]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
@@ -177,7 +164,7 @@ fn a_status_named_in_success_succeeds() {
 
     // Without it, 409 is a permanent failure.
     let other = env_with(&server.url("/conflict"), &[]);
-    let id = schedule_now(&other);
+    let id = schedule_now(&other, &[]);
     tick(&other, &[]);
     assert_eq!(state_of(&other, id), "failed");
 }
@@ -190,7 +177,7 @@ fn retry_after_pushes_the_next_attempt_back() {
         Reply::status(503).header("Retry-After", "600"),
     );
     let env = env_with(&server.url("/throttled"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
@@ -212,7 +199,7 @@ fn a_large_body_is_stored_cut_to_64_kib() {
         .collect();
     server.reply("/big", Reply::status(200).body(body.clone()));
     let env = env_with(&server.url("/big"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
@@ -230,7 +217,7 @@ fn a_small_body_is_stored_whole() {
     let server = Server::start();
     server.reply("/small", Reply::status(200).body("roll moved"));
     let env = env_with(&server.url("/small"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
 
@@ -276,7 +263,7 @@ fn a_retry_then_a_success_keeps_both_attempts_and_tells_the_story() {
     let server = Server::start();
     server.reply("/flaky", Reply::status(500));
     let mut env = env_with(&server.url("/flaky"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     tick(&env, &[]);
     server.reply("/flaky", Reply::status(200));

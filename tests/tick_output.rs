@@ -7,20 +7,7 @@ mod common;
 mod tick_support;
 
 use common::{state_of, Env, Reply, Server};
-use tick_support::tick_rows;
-
-/// An environment with endpoint `hook` registered at `url` with `extra` options.
-fn env_with(url: &str, extra: &[&str]) -> Env {
-    let env = Env::new();
-    let mut args = vec!["register", "hook", "--url", url];
-    args.extend_from_slice(extra);
-    env.ok(&args);
-    env
-}
-
-fn schedule_now(env: &Env) -> i64 {
-    env.schedule(&["hook", "--at", "now"])
-}
+use tick_support::{env_with, schedule_now, tick_rows};
 
 struct Run {
     code: Option<i32>,
@@ -48,7 +35,7 @@ fn names_task(line: &str, id: i64) -> bool {
 fn a_tick_where_all_succeed_is_silent() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
-    let ids = [schedule_now(&env), schedule_now(&env)];
+    let ids = [schedule_now(&env, &[]), schedule_now(&env, &[])];
 
     let tick = run(&env, &["tick"]);
 
@@ -66,7 +53,7 @@ fn a_retrying_task_is_not_reported() {
     let server = Server::start();
     server.reply("/busy", Reply::status(503));
     let env = env_with(&server.url("/busy"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     let tick = run(&env, &["tick"]);
 
@@ -114,7 +101,7 @@ fn a_task_whose_attempts_are_used_up_makes_one_stderr_line() {
     let server = Server::start();
     server.reply("/broken", Reply::status(500));
     let env = env_with(&server.url("/broken"), &["--max-attempts", "1"]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
 
     let tick = run(&env, &["tick"]);
 
@@ -134,7 +121,7 @@ fn a_task_whose_attempts_are_used_up_makes_one_stderr_line() {
 fn verbose_prints_one_summary_line() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
-    schedule_now(&env);
+    schedule_now(&env, &[]);
 
     let tick = run(&env, &["-v", "tick"]);
 
@@ -220,7 +207,7 @@ fn a_tick_with_nothing_due_is_silent_and_records_itself() {
 fn a_tick_that_sends_records_itself() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
-    schedule_now(&env);
+    schedule_now(&env, &[]);
     let before = tick_rows(&env.db);
 
     let tick = run(&env, &["tick"]);
@@ -255,7 +242,7 @@ fn a_database_that_cannot_be_opened_exits_1_with_a_message() {
 fn bad_options_exit_2_and_send_nothing() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
-    let id = schedule_now(&env);
+    let id = schedule_now(&env, &[]);
     let before = env.dump();
     let cases: [&[&str]; 3] = [
         &["tick", "--concurrency", "0"],

@@ -8,23 +8,7 @@ mod tick_support;
 
 use common::{show, state_of, Env, Recorded, Reply, Server};
 use serde_json::{json, Value};
-use tick_support::{tick, tick_at_next_attempt};
-
-/// An environment with endpoint `hook` registered at `url` with `extra` options.
-fn env_with(url: &str, extra: &[&str]) -> Env {
-    let env = Env::new();
-    let mut args = vec!["register", "hook", "--url", url];
-    args.extend_from_slice(extra);
-    env.ok(&args);
-    env
-}
-
-/// Schedules a task on `hook` due now.
-fn schedule_now(env: &Env, extra: &[&str]) -> i64 {
-    let mut args = vec!["hook", "--at", "now"];
-    args.extend_from_slice(extra);
-    env.schedule(&args)
-}
+use tick_support::{env_with, schedule_now, tick, tick_at_next_attempt};
 
 /// The only request the server received.
 fn only_request(server: &Server) -> Recorded {

@@ -10,6 +10,22 @@ use serde_json::Value;
 
 use crate::common::{count, show, Env};
 
+/// An environment with endpoint `hook` registered at `url` with `extra` options.
+pub fn env_with(url: &str, extra: &[&str]) -> Env {
+    let env = Env::new();
+    let mut args = vec!["register", "hook", "--url", url];
+    args.extend_from_slice(extra);
+    env.ok(&args);
+    env
+}
+
+/// Schedules a task on `hook` due now, with `extra` options; returns its id.
+pub fn schedule_now(env: &Env, extra: &[&str]) -> i64 {
+    let mut args = vec!["hook", "--at", "now"];
+    args.extend_from_slice(extra);
+    env.schedule(&args)
+}
+
 /// A string field of a JSON document, or a panic naming it.
 pub fn text<'a>(document: &'a Value, field: &str) -> &'a str {
     document[field]
