@@ -18,11 +18,16 @@ use serde_json::{json, Value};
 
 const RIGA: &str = "Europe/Riga";
 
-/// An environment with a local server and an endpoint `export` that POSTs to it.
+/// An environment with a local server and an endpoint `export` that POSTs to its `/export`.
 fn with_export_endpoint() -> (Env, Server) {
+    with_export_endpoint_at("/export")
+}
+
+/// The same with the endpoint's URL at `path` on the server (which may hold placeholders).
+fn with_export_endpoint_at(path: &str) -> (Env, Server) {
     let env = Env::new();
     let server = Server::start();
-    env.ok(&["register", "export", "--url", &server.url("/export")]);
+    env.ok(&["register", "export", "--url", &server.url(path)]);
     (env, server)
 }
 
@@ -180,14 +185,7 @@ fn bad_cron_expressions_and_unknown_zones_exit_2_with_the_reason_and_store_nothi
 
 #[test]
 fn unknown_or_deprecated_endpoints_exit_3_and_a_missing_url_argument_exits_2() {
-    let env = Env::new();
-    let server = Server::start();
-    env.ok(&[
-        "register",
-        "export",
-        "--url",
-        &server.url("/export/{scope}"),
-    ]);
+    let (env, server) = with_export_endpoint_at("/export/{scope}");
     env.ok(&["register", "old-export", "--url", &server.url("/old")]);
     env.ok(&[
         "register",
@@ -642,14 +640,7 @@ fn pausing_resuming_or_deleting_an_unknown_schedule_exits_3() {
 
 #[test]
 fn recurring_tasks_are_ordinary_listed_by_schedule_cancelled_and_retried() {
-    let env = Env::new();
-    let server = Server::start();
-    env.ok(&[
-        "register",
-        "export",
-        "--url",
-        &server.url("/export/{scope}"),
-    ]);
+    let (env, server) = with_export_endpoint_at("/export/{scope}");
     server.answer("/export/a", 503, "busy");
     let created_at = "2026-11-25T11:30:00Z";
     recur_at(
