@@ -24,12 +24,15 @@ const TASKS: usize = 300;
 /// `httpat ARGS` with its files limited to `kib` KiB (RLIMIT_FSIZE, which binds root too).
 /// SIGXFSZ is ignored, so a write past the limit fails with EFBIG instead of killing the process.
 fn limited(env: &Env, kib: u64, args: &[&str]) -> Command {
-    let inner = httpat(env, BASE, args);
-    let mut cmd = Command::new("bash");
-    cmd.arg("-c")
-        .arg(format!(
-            "trap '' XFSZ; ulimit -f {kib} || exit 99; exec \"$0\" \"$@\""
-        ))
+    let script = format!("trap '' XFSZ; ulimit -f {kib} || exit 99; exec \"$0\" \"$@\"");
+    run_under(&["bash", "-c", &script], httpat(env, BASE, args))
+}
+
+/// `inner` (program, arguments and environment) run by `launcher`, a program with its own
+/// arguments that ends by executing the command line it is given; stdin is empty.
+fn run_under(launcher: &[&str], inner: Command) -> Command {
+    let mut cmd = Command::new(launcher[0]);
+    cmd.args(&launcher[1..])
         .arg(inner.get_program())
         .args(inner.get_args())
         .stdin(Stdio::null());
@@ -349,18 +352,7 @@ fn a_database_the_user_may_not_write_makes_schedule_and_tick_exit_1() {
             return inner;
         }
         // chmod does not stop root: run as nobody, who may read but not write.
-        let mut cmd = Command::new(setpriv[0]);
-        cmd.args(&setpriv[1..])
-            .arg(inner.get_program())
-            .args(inner.get_args())
-            .stdin(Stdio::null());
-        for (name, value) in inner.get_envs() {
-            match value {
-                Some(value) => cmd.env(name, value),
-                None => cmd.env_remove(name),
-            };
-        }
-        cmd
+        run_under(&setpriv, inner)
     };
     if is_root() && Command::new("setpriv").arg("--version").output().is_err() {
         eprintln!("skipped: running as root without setpriv");
