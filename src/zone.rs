@@ -44,18 +44,6 @@ impl fmt::Debug for Zone {
     }
 }
 
-impl fmt::Display for Zone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl PartialEq for Zone {
-    fn eq(&self, other: &Zone) -> bool {
-        self.name() == other.name()
-    }
-}
-
 /// The offset in force at one instant of a zone; it keeps its zone, as chrono asks.
 #[derive(Clone, Debug)]
 pub struct ZoneOffset {
