@@ -143,16 +143,18 @@ impl CronRule {
     }
 }
 
-/// The zone a schedule uses when none is named: `TZ` if it names a zone, else the system's.
-pub fn local_zone_name() -> String {
-    let from_env = std::env::var("TZ")
+/// The zone a schedule uses when none is named: `TZ` if it names a zone, else the system's,
+/// else UTC.
+pub fn local_zone() -> Zone {
+    std::env::var("TZ")
         .ok()
-        .map(|tz| tz.trim_start_matches(':').to_string())
-        .filter(|tz| Zone::named(tz).is_some());
-    from_env
-        .or_else(|| iana_time_zone::get_timezone().ok())
-        .filter(|tz| Zone::named(tz).is_some())
-        .unwrap_or_else(|| "UTC".to_string())
+        .and_then(|tz| Zone::named(tz.trim_start_matches(':')))
+        .or_else(|| {
+            iana_time_zone::get_timezone()
+                .ok()
+                .and_then(|tz| Zone::named(&tz))
+        })
+        .unwrap_or_else(Zone::utc)
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ impl Zone {
         Some(Zone { rules })
     }
 
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone { rules: Rules::UTC }
+    }
+
     /// The zone's name as the database spells it (`Europe/Riga` for `europe/riga`).
     pub fn name(&self) -> &str {
         self.rules.iana_name().unwrap_or("UTC")
@@ -157,6 +162,7 @@ mod tests {
         assert_eq!(riga().name(), "Europe/Riga");
         assert_eq!(Zone::named("europe/riga").unwrap().name(), "Europe/Riga");
         assert_eq!(Zone::named("UTC").unwrap().name(), "UTC");
+        assert_eq!(Zone::utc().name(), "UTC");
         assert!(Zone::named("US/Eastern").is_some());
         for unknown in [
             "",

@@ -10,7 +10,7 @@ use crate::cli::RecurArgs;
 use crate::context::Context;
 use crate::endpoint;
 use crate::error::{refused, usage};
-use crate::recurring::{local_zone_name, CronRule};
+use crate::recurring::{local_zone, CronRule};
 use crate::render;
 use crate::store::{Schedule, Store};
 use crate::when;
@@ -58,9 +58,12 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
 fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
     let endpoint = args.endpoint.clone().unwrap_or_default();
     endpoint::check_name(&endpoint)?;
-    let zone = args.tz.clone().unwrap_or_else(local_zone_name);
+    let zone = match &args.tz {
+        Some(name) => when::parse_zone(name)?,
+        None => local_zone(),
+    };
     let cron = args.cron.clone().unwrap_or_default();
-    let rule = CronRule::parse(&cron, when::parse_zone(&zone)?)?;
+    let rule = CronRule::parse(&cron, zone)?;
     // Stored as the database spells it, so `--tz europe/riga` and `--tz Europe/Riga` agree.
     let zone = rule.zone().name().to_string();
     let args_json = args
