@@ -27,6 +27,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_initial.sql")),
     M::up(include_str!("../../migrations/0002_recurring.sql")),
     M::up(include_str!("../../migrations/0003_claim_index.sql")),
+    M::up(include_str!("../../migrations/0004_first_deployment.sql")),
 ];
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
