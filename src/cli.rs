@@ -83,6 +83,11 @@ pub enum Command {
     /// finished one is refused.
     Cancel(CancelArgs),
     /// Put failed or cancelled tasks back to wait, with a fresh attempt budget; their history stays.
+    ///
+    /// Without --at a task is due at the time it was scheduled for, or now if that has passed: a
+    /// retry never makes a task earlier than it was scheduled. `--endpoint NAME` retries every
+    /// failed task of an endpoint (that failed after `--after TIME`), for the morning after an
+    /// outage. All or none.
     Retry(RetryArgs),
     /// Send the requests whose time has come, record every response, and exit. Run it from cron
     /// every minute.
@@ -362,15 +367,22 @@ pub struct TickArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    after_long_help = "Examples:\n  httpat retry 42                 # due now: the next tick sends it\n  httpat retry 42 43 --at +1h"
-)]
+#[command(after_long_help = RETRY_EXAMPLES)]
 pub struct RetryArgs {
     /// The tasks' ids
-    #[arg(required = true)]
+    #[arg(required_unless_present = "endpoint", conflicts_with = "endpoint")]
     pub ids: Vec<i64>,
 
-    /// When to send them [default: now]
+    /// Retry every failed task of this endpoint instead
+    #[arg(long, value_name = "NAME")]
+    pub endpoint: Option<String>,
+
+    /// With --endpoint: only the tasks that failed after this time
+    #[arg(long, value_name = "TIME", requires = "endpoint")]
+    pub after: Option<String>,
+
+    /// When to send them [default: when each was scheduled for, or now if that has passed];
+    /// never before the time a task was scheduled for
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 
@@ -378,6 +390,13 @@ pub struct RetryArgs {
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 }
+
+const RETRY_EXAMPLES: &str = "\
+Examples:
+  httpat retry 42                    # due when it was scheduled for, or now if that has passed
+  httpat retry 42 43 --at +1h
+  # The morning after an outage: every task of the endpoint that failed since 02:00.
+  httpat retry --endpoint release-roll --after '2026-11-26 02:00'";
 
 #[derive(Debug, Args)]
 #[command(

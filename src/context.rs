@@ -6,14 +6,16 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
 use crate::cli::Global;
-use crate::store::Store;
+use crate::error::usage;
+use crate::store::{Location, Store};
 
 /// The variable that pins "now" for tests of the binary, as RFC 3339. Not for production use:
 /// a tick whose clock is set ahead sends early.
 pub const NOW_VARIABLE: &str = "HTTPAT_NOW";
 
 pub struct Context {
-    pub db_path: Option<PathBuf>,
+    /// Where the database is; an error message when `--db` names nothing httpat can use.
+    db: std::result::Result<Location, String>,
     pub log_file: Option<PathBuf>,
     pub json: bool,
     pub utc: bool,
@@ -24,8 +26,15 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: &Global) -> Context {
+        let db = match &global.db {
+            Some(text) => Location::parse(text).map_err(|e| format!("{e:#}")),
+            None => Location::default_path().ok_or_else(|| {
+                "no database path: set --db or HTTPAT_DB (neither XDG_DATA_HOME nor HOME is set)"
+                    .to_string()
+            }),
+        };
         Context {
-            db_path: global.db.clone().or_else(default_db_path),
+            db,
             log_file: global.log_file.clone(),
             json: global.json,
             utc: global.utc,
@@ -42,25 +51,55 @@ impl Context {
         })
     }
 
-    pub fn db_path(&self) -> Result<PathBuf> {
-        self.db_path.clone().ok_or_else(|| {
-            crate::error::usage(
-                "no database path: set --db or HTTPAT_DB (neither XDG_DATA_HOME nor HOME is set)",
-            )
-        })
+    /// Where the database is, or the usage error that `--db` is.
+    pub fn location(&self) -> Result<&Location> {
+        self.db.as_ref().map_err(|message| usage(message.clone()))
     }
 
+    /// Opens the database for a command that stores something (`register`, `schedule`,
+    /// `recur`): a database that does not exist yet is created.
     pub fn open_store(&self) -> Result<Store> {
-        let path = self.db_path()?;
-        Store::open(&path).with_context(|| format!("database {}", path.display()))
+        let location = self.location()?;
+        Store::open(location).with_context(|| format!("database {location}"))
+    }
+
+    /// Opens the database for a command that only reads, ticks, or changes what exists: one that
+    /// does not exist is not created (`None`).
+    pub fn open_existing_store(&self) -> Result<Option<Store>> {
+        let location = self.location()?;
+        Store::open_existing(location).with_context(|| format!("database {location}"))
+    }
+
+    /// Opens the database for a command that reads (or changes what exists): when there is no
+    /// database yet, a note says so on stderr and the command sees an empty one, made in memory
+    /// and never written anywhere.
+    pub fn read_store(&self) -> Result<Store> {
+        if let Some(store) = self.open_existing_store()? {
+            return Ok(store);
+        }
+        log::warn!(
+            "there is no database at {} yet (nothing was ever registered or scheduled there); \
+             set --db or HTTPAT_DB if yours is elsewhere",
+            self.db_name()
+        );
+        Store::empty().context("cannot make an empty database in memory")
+    }
+
+    /// The database as messages name it (a URL without its password).
+    pub fn db_name(&self) -> String {
+        match &self.db {
+            Ok(location) => location.to_string(),
+            Err(_) => "(no database)".to_string(),
+        }
     }
 
     /// Where errors are written in full: `--log-file`, else `httpat.log` beside the database.
     pub fn log_path(&self) -> Option<PathBuf> {
-        self.log_file.clone().or_else(|| {
-            let db = self.db_path.as_ref()?;
-            Some(db.with_file_name("httpat.log"))
-        })
+        self.log_file
+            .clone()
+            .or_else(|| match self.db.as_ref().ok()? {
+                Location::Sqlite(path) => Some(path.with_file_name("httpat.log")),
+            })
     }
 
     /// Who is acting, for the history: `user:NAME`.
@@ -85,14 +124,4 @@ fn read_now() -> std::result::Result<DateTime<Utc>, String> {
             .map_err(|_| text),
         Err(_) => Ok(Utc::now()),
     }
-}
-
-fn default_db_path() -> Option<PathBuf> {
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
-        })?;
-    Some(data_home.join("httpat").join("httpat.db"))
 }

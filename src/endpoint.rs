@@ -28,11 +28,26 @@ pub struct Endpoint {
     pub description: Option<String>,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,
+    /// Why the stored row cannot be used as it is (a column that does not parse), if it cannot.
+    pub damage: Option<String>,
 }
 
 impl Endpoint {
     pub fn template(&self) -> Result<UrlTemplate> {
         UrlTemplate::parse(&self.url)
+    }
+
+    /// The environment variables its requests read (`${VAR}` in header values), each once.
+    pub fn variables(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, value) in &self.headers {
+            for name in crate::secrets::variables(value) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
     }
 
     /// Whether the arguments go in the query string (else they are the JSON body).
@@ -93,6 +108,18 @@ pub fn parse_header(text: &str) -> Result<(String, String)> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// Warns, on stderr, about a credential header given as a literal value: it is stored as it is.
+pub fn warn_if_literal_credential(endpoint: &str, (name, value): &(String, String)) {
+    use crate::secrets::{is_credential_header, is_literal};
+    if is_credential_header(name) && is_literal(value) && !value.is_empty() {
+        log::warn!(
+            "endpoint \"{endpoint}\": header \"{name}\" carries a literal value: it is stored \
+             in the database and shown by `httpat endpoints`; to keep it out, give the tick an \
+             environment variable and write the header as '{name}: ... ${{VAR}}'"
+        );
+    }
+}
+
 /// Parses a timeout such as `30s`; zero and more than a day are refused.
 pub fn parse_timeout(text: &str) -> Result<Duration> {
     let timeout = humantime::parse_duration(text).map_err(|e| {
@@ -125,6 +152,17 @@ pub struct SuccessStatuses {
     text: String,
     classes: Vec<u16>,
     codes: Vec<u16>,
+}
+
+impl Default for SuccessStatuses {
+    /// `2xx`.
+    fn default() -> SuccessStatuses {
+        SuccessStatuses {
+            text: DEFAULT_SUCCESS.to_string(),
+            classes: vec![2],
+            codes: Vec::new(),
+        }
+    }
 }
 
 impl SuccessStatuses {

@@ -9,6 +9,9 @@ pub enum Kind {
     Usage,
     /// Well-formed but refused by the current state: nothing changed.
     Refused,
+    /// The command did what it could, but not all of its work, and has already said why on
+    /// stderr (a tick that lacks a secret): exit 1 with nothing more printed.
+    Reported,
 }
 
 impl Kind {
@@ -16,6 +19,7 @@ impl Kind {
         match self {
             Kind::Usage => 2,
             Kind::Refused => 3,
+            Kind::Reported => 1,
         }
     }
 }
@@ -45,6 +49,13 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 pub fn refused(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Failure {
         kind: Kind::Refused,
+        message: message.into(),
+    })
+}
+
+pub fn reported(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        kind: Kind::Reported,
         message: message.into(),
     })
 }

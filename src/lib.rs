@@ -28,6 +28,7 @@ pub mod error;
 pub mod executor;
 pub mod logfile;
 pub mod manpages;
+pub mod origin;
 pub mod recurring;
 pub mod render;
 pub mod request;
@@ -70,12 +71,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match commands::run(cli.command, &context) {
         Ok(()) => 0,
         Err(error) => {
-            let error = match &context.db_path {
-                Some(path) => store::explain(error, path),
-                None => error,
-            };
             let code = error::exit_code(&error);
-            errln!("httpat: {error:#}");
+            let explained = context
+                .location()
+                .ok()
+                .and_then(|location| store::explain(&error, location));
+            match explained {
+                Some(line) => errln!("httpat: {line}"),
+                None if error::kind_of(&error) == Some(error::Kind::Reported) => {}
+                None => errln!("httpat: {error:#}"),
+            }
             if code == 1 {
                 if let Some(log_path) = context.log_path() {
                     logfile::append(&log_path, None, &error);

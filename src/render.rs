@@ -112,7 +112,9 @@ pub struct TaskView {
     pub args: Map<String, Value>,
     pub key: Option<String>,
     pub priority: i64,
-    pub attempts: u32,
+    /// Attempts used from the current budget (`show` lists the attempts themselves as
+    /// `attempts`).
+    pub attempts_used: u32,
     pub max_attempts: u32,
     pub agent: Option<String>,
     pub created_at: String,
@@ -140,7 +142,7 @@ impl TaskView {
             args: task.args.clone(),
             key: task.key.clone(),
             priority: task.priority,
-            attempts: task.attempts_used(),
+            attempts_used: task.attempts_used(),
             max_attempts: task.max_attempts.unwrap_or(default_max_attempts),
             agent: task.agent.clone(),
             created_at: when::rfc3339(task.created_at),

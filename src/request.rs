@@ -30,6 +30,9 @@ pub struct RequestPlan {
 impl RequestPlan {
     /// The request for `task` to `endpoint`.
     pub fn build(endpoint: &Endpoint, task: &Task) -> Result<RequestPlan> {
+        if let Some(damage) = task.damage.as_ref().or(endpoint.damage.as_ref()) {
+            anyhow::bail!("{damage}");
+        }
         let in_query = endpoint.sends_args_in_query();
         let url = endpoint
             .template()

@@ -1,5 +1,7 @@
 //! `${VAR}` in header values: checked when an endpoint is registered, expanded from the
 //! environment only when a request is sent, and masked wherever a response echoes it back.
+//! A literal `$` is written `$$`; `$NAME` without braces is refused, since a shell user means a
+//! variable by it and would otherwise have it sent literally.
 
 use anyhow::{anyhow, Result};
 
@@ -16,13 +18,45 @@ enum Piece<'a> {
     Var(&'a str),
 }
 
-/// Splits `text` at its `${VAR}` references.
-fn pieces(text: &str) -> Result<Vec<Piece<'_>>> {
+/// How a lone `$` (neither `${` nor `$$`) is read.
+#[derive(Clone, Copy, PartialEq)]
+enum LoneDollar {
+    /// Refused, with the fix: what `register` checks.
+    Refused,
+    /// Kept as it is: values stored before `$$` existed are sent as they always were.
+    Literal,
+}
+
+/// Splits `text` at its `${VAR}` references and `$$` escapes.
+fn pieces(text: &str, lone: LoneDollar) -> Result<Vec<Piece<'_>>> {
     let mut pieces = Vec::new();
     let mut rest = text;
-    while let Some(start) = rest.find("${") {
+    while let Some(start) = rest.find('$') {
         pieces.push(Piece::Text(&rest[..start]));
-        let after = &rest[start + 2..];
+        let after = &rest[start + 1..];
+        if let Some(after_escape) = after.strip_prefix('$') {
+            pieces.push(Piece::Text("$"));
+            rest = after_escape;
+            continue;
+        }
+        let Some(after) = after.strip_prefix('{') else {
+            if lone == LoneDollar::Literal {
+                pieces.push(Piece::Text("$"));
+                rest = after;
+                continue;
+            }
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                return Err(anyhow!(
+                    "\"${name}\" is not expanded: write ${{{name}}} to read the variable when \
+                     the request is sent, or $${name} for a literal `$`"
+                ));
+            }
+            return Err(anyhow!("a literal `$` is written `$$`"));
+        };
         let end = after
             .find('}')
             .ok_or_else(|| anyhow!("`${{` is never closed by `}}`"))?;
@@ -44,9 +78,38 @@ fn pieces(text: &str) -> Result<Vec<Piece<'_>>> {
     Ok(pieces)
 }
 
-/// Checks that every `${` in a header value is a well-formed reference.
+/// Checks that every `$` in a header value is a well-formed `${VAR}` or a `$$`.
 pub fn check_references(value: &str) -> Result<()> {
-    pieces(value).map(|_| ())
+    pieces(value, LoneDollar::Refused).map(|_| ())
+}
+
+/// The variables a value reads, in order (a value that does not parse reads none).
+pub fn variables(value: &str) -> Vec<String> {
+    pieces(value, LoneDollar::Literal)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Var(name) => Some(name.to_string()),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
+/// Whether a header of this name carries credentials, so that a literal value in it is worth a
+/// warning: it would be stored in the database and shown by `endpoints`.
+pub fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    ) || ["token", "secret", "key", "password", "auth"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// Whether a header value is written out in full, with no `${VAR}` in it.
+pub fn is_literal(value: &str) -> bool {
+    variables(value).is_empty()
 }
 
 /// Expands every `${VAR}` from `lookup`; an unset variable is an error naming it (never a value).
@@ -56,7 +119,7 @@ pub fn expand(
     secrets: &mut Vec<Secret>,
 ) -> Result<String> {
     let mut expanded = String::new();
-    for piece in pieces(value)? {
+    for piece in pieces(value, LoneDollar::Literal)? {
         match piece {
             Piece::Text(text) => expanded.push_str(text),
             Piece::Var(name) => {
@@ -143,6 +206,37 @@ mod tests {
         for bad in ["${", "${1X}", "${A B}", "${}"] {
             assert!(check_references(bad).is_err(), "{bad}");
         }
-        assert!(check_references("plain $HOME text").is_ok());
+        assert!(check_references("plain $$HOME text").is_ok());
+    }
+
+    #[test]
+    fn a_dollar_is_a_reference_or_an_escape() {
+        let error = check_references("Bearer $IMS_TOKEN")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("${IMS_TOKEN}"), "{error}");
+        assert!(check_references("costs 5$").is_err());
+        assert!(check_references("$5").is_err());
+        let expanded = expand("$${IMS_TOKEN} and ${IMS_TOKEN}", env, &mut Vec::new()).unwrap();
+        assert_eq!(expanded, "${IMS_TOKEN} and s3cret");
+        assert_eq!(variables("a ${A} $$ ${B_2}"), vec!["A", "B_2"]);
+    }
+
+    #[test]
+    fn credential_headers_are_recognised() {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "Cookie",
+            "X-Api-Key",
+            "X-Auth-Token",
+            "X-Client-Secret",
+            "X-Password",
+        ] {
+            assert!(is_credential_header(name), "{name}");
+        }
+        for name in ["Accept", "Content-Type", "X-Request-Id"] {
+            assert!(!is_credential_header(name), "{name}");
+        }
     }
 }

@@ -118,6 +118,8 @@ pub struct Task {
     pub id: i64,
     pub endpoint: String,
     pub args: serde_json::Map<String, serde_json::Value>,
+    /// Why the stored row cannot be used as it is (a column that does not parse), if it cannot.
+    pub damage: Option<String>,
     pub key: Option<String>,
     pub priority: i64,
     pub max_attempts: Option<u32>,

@@ -1,7 +1,7 @@
 //! One tick of the executor: recover what a dead tick left, fire recurring schedules, claim due
 //! tasks and send them with the worker pool, and record every outcome in groups.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
 use crate::executor::{self, Job, Pool, Report, StartRule};
+use crate::origin::Origin;
 use crate::recurring::CronRule;
 use crate::store::{Firing, Schedule, Store, TickCounts};
 use crate::task::{self, State, Task, Verdict};
@@ -40,6 +42,54 @@ pub struct Options {
     pub limit: Option<u32>,
 }
 
+/// What one tick did: its counts, the tasks it reported on stderr, and what it could not send.
+#[derive(Debug, Serialize)]
+pub struct TickReport {
+    pub tick_id: String,
+    #[serde(flatten)]
+    pub counts: TickCounts,
+    /// Tasks that failed for good or were cancelled by the executor, in the order they ended.
+    pub ended: Vec<Ended>,
+    /// Endpoints whose due tasks were not sent because the tick's environment lacks variables
+    /// they read: the tasks stay due, and the tick exits 1.
+    pub missing_variables: Vec<MissingVariables>,
+}
+
+/// A task that failed for good or was cancelled by the executor during the tick.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ended {
+    pub id: i64,
+    pub endpoint: String,
+    pub state: State,
+    pub reason: String,
+}
+
+/// An endpoint the tick could not send to: the variables missing from its environment, and how
+/// many tasks wait for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingVariables {
+    pub endpoint: String,
+    pub variables: Vec<String>,
+    pub tasks_waiting: u64,
+}
+
+impl MissingVariables {
+    /// The line cron's mail carries.
+    pub fn line(&self) -> String {
+        let (noun, verb) = match self.variables.len() {
+            1 => ("variable", "is"),
+            _ => ("variables", "are"),
+        };
+        format!(
+            "endpoint \"{}\": {} due task(s) wait: environment {noun} {} {verb} not set in the \
+             tick's environment; nothing was sent or cancelled, the tasks stay due",
+            self.endpoint,
+            self.tasks_waiting,
+            self.variables.join(", ")
+        )
+    }
+}
+
 /// Runs one tick on `store`, "now" being `start` (read once when the command started), and
 /// returns what it did.
 pub fn run(
@@ -47,14 +97,14 @@ pub fn run(
     options: Options,
     start: DateTime<Utc>,
     log_path: Option<PathBuf>,
-) -> Result<TickCounts> {
+) -> Result<TickReport> {
     let started = Instant::now();
     let clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> =
         Arc::new(move || start + chrono::Duration::from_std(started.elapsed()).unwrap_or_default());
-    let host = this_host();
+    let origin = Origin::current();
     let tick = Tick {
-        id: tick_id(&host),
-        host,
+        id: tick_id(&origin),
+        origin,
         store,
         start,
         started,
@@ -62,58 +112,46 @@ pub fn run(
         options,
         log_path,
         endpoints: HashMap::new(),
+        missing: BTreeMap::new(),
         counts: TickCounts::default(),
+        ended: Vec::new(),
     };
     tick.run()
 }
 
-/// `host:pid:random`: which machine and process holds a task, so a later tick on the same host
-/// can tell whether that process is still alive.
-fn tick_id(host: &str) -> String {
+/// `host:pid:random`: which machine and process holds a task; the tick's record says in which
+/// boot and pid namespace, so that a later tick can tell whether that process is still alive.
+fn tick_id(origin: &Origin) -> String {
     format!(
-        "{host}:{}:{:08x}",
-        std::process::id(),
+        "{}:{}:{:08x}",
+        origin.host,
+        origin.pid,
         rand::random::<u32>()
     )
 }
 
-/// This machine's name as it stands in tick ids (`:` would break the id's fields).
-fn this_host() -> String {
-    gethostname::gethostname()
-        .to_string_lossy()
-        .replace(':', "_")
-}
-
-/// Whether a task's holder is certainly gone: its lease expired, or it was a process on this
-/// host that no longer exists.
-fn holder_is_gone(task: &Task, now: DateTime<Utc>, this_host: &str) -> bool {
-    if task.lease_until.is_none_or(|lease| lease < now) {
-        return true;
-    }
-    let Some(holder) = &task.tick_id else {
-        return false;
-    };
-    let mut parts = holder.splitn(3, ':');
-    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<i32>() else {
-        return false;
-    };
-    host == this_host && pid > 0 && !process_alive(pid)
-}
-
-fn process_alive(pid: i32) -> bool {
-    use nix::errno::Errno;
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
-    // No signal is sent: this only asks whether the process exists. EPERM means it does.
-    matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+/// For each endpoint whose requests read a variable that `is_set` says is missing: its name and
+/// the missing variables.
+pub fn missing_variables<'a>(
+    endpoints: impl IntoIterator<Item = &'a Arc<Endpoint>>,
+    is_set: impl Fn(&str) -> bool,
+) -> BTreeMap<String, Vec<String>> {
+    endpoints
+        .into_iter()
+        .filter_map(|endpoint| {
+            let missing: Vec<String> = endpoint
+                .variables()
+                .into_iter()
+                .filter(|name| !is_set(name))
+                .collect();
+            (!missing.is_empty()).then(|| (endpoint.name.clone(), missing))
+        })
+        .collect()
 }
 
 struct Tick {
     id: String,
-    host: String,
+    origin: Origin,
     store: Store,
     start: DateTime<Utc>,
     started: Instant,
@@ -121,18 +159,22 @@ struct Tick {
     options: Options,
     log_path: Option<PathBuf>,
     endpoints: HashMap<String, Arc<Endpoint>>,
+    /// Endpoints whose requests read variables this tick's environment lacks, by name.
+    missing: BTreeMap<String, Vec<String>>,
     counts: TickCounts,
+    ended: Vec<Ended>,
 }
 
 impl Tick {
-    fn run(mut self) -> Result<TickCounts> {
+    fn run(mut self) -> Result<TickReport> {
         if !self.store.has_work(self.start)? {
             self.store
-                .record_idle_tick(&self.id, self.start, (self.clock)())
+                .record_idle_tick(&self.id, &self.origin, self.start, (self.clock)())
                 .context("cannot record the tick")?;
-            return Ok(self.counts);
+            return Ok(self.report(Vec::new()));
         }
-        self.store.record_tick_start(&self.id, self.start)?;
+        self.store
+            .record_tick_start(&self.id, &self.origin, self.start)?;
         let running = self.store.running_tasks()?;
         let firing = self.store.schedules_due(self.start)?;
         self.endpoints = self
@@ -141,19 +183,64 @@ impl Tick {
             .into_iter()
             .map(|e| (e.name.clone(), Arc::new(e)))
             .collect();
+        self.missing = missing_variables(self.endpoints.values(), |name| {
+            std::env::var_os(name).is_some()
+        });
         let worked = self
             .recover(&running)
             .and_then(|()| self.fire(&firing))
-            .and_then(|()| self.drain());
+            .and_then(|()| self.drain())
+            .and_then(|()| self.still_waiting());
         // The record says how the tick ended, failure included, for `status`; if the database
         // itself is what failed, this write fails too and the first error is the one reported.
-        let error = worked.as_ref().err().map(|e| format!("{e:#}"));
+        let error = match &worked {
+            Err(e) => Some(format!("{e:#}")),
+            Ok(missing) if !missing.is_empty() => Some(
+                missing
+                    .iter()
+                    .map(MissingVariables::line)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Ok(_) => None,
+        };
         let ended =
             self.store
                 .record_tick_end(&self.id, (self.clock)(), &self.counts, error.as_deref());
-        worked?;
+        let missing = worked?;
         ended?;
-        Ok(self.counts)
+        Ok(self.report(missing))
+    }
+
+    fn report(self, missing_variables: Vec<MissingVariables>) -> TickReport {
+        TickReport {
+            tick_id: self.id,
+            counts: self.counts,
+            ended: self.ended,
+            missing_variables,
+        }
+    }
+
+    /// After the drain: the tasks left due because this tick lacks variables they need, one
+    /// stderr line per endpoint.
+    fn still_waiting(&self) -> Result<Vec<MissingVariables>> {
+        let now = (self.clock)();
+        let mut waiting = Vec::new();
+        for (endpoint, variables) in &self.missing {
+            let tasks_waiting = self.store.waiting_count_of(endpoint, now)?;
+            if tasks_waiting == 0 {
+                continue;
+            }
+            let missing = MissingVariables {
+                endpoint: endpoint.clone(),
+                variables: variables.clone(),
+                tasks_waiting,
+            };
+            crate::errln!("httpat: {}", missing.line());
+            self.log(&missing.line());
+            waiting.push(missing);
+        }
+        Ok(waiting)
     }
 
     fn max_attempts(&self, task: &Task) -> u32 {
@@ -168,15 +255,26 @@ impl Tick {
     /// at once, or fails when its attempts are used up.
     fn recover(&mut self, running: &[Task]) -> Result<()> {
         let now = (self.clock)();
+        let mut holders: HashMap<&str, Option<Origin>> = HashMap::new();
+        for holder in running.iter().filter_map(|t| t.tick_id.as_deref()) {
+            if !holders.contains_key(holder) {
+                holders.insert(holder, self.store.tick_origin(holder)?);
+            }
+        }
         let gone: Vec<&Task> = running
             .iter()
-            .filter(|t| holder_is_gone(t, now, &self.host))
+            .filter(|task| {
+                let holder = task.tick_id.as_deref().and_then(|id| holders.get(id));
+                self.holder_is_gone(task, holder.and_then(Option::as_ref), now)
+            })
             .collect();
         if gone.is_empty() {
             return Ok(());
         }
+        let mut ended = Vec::new();
         let recovered = self.store.in_transaction(|store| {
             let mut recovered = 0;
+            ended.clear();
             for task in &gone {
                 let holder = task.tick_id.as_deref().unwrap_or("?");
                 let why = format!("tick {holder} stopped before recording a result");
@@ -189,18 +287,39 @@ impl Tick {
                 if store.recover_task(task, &self.id, now, self.start, to, &why)? {
                     recovered += 1;
                     if to == State::Failed {
-                        crate::errln!(
-                            "httpat: task {} ({}) failed: its attempts are used up ({why})",
-                            task.id,
-                            task.endpoint
-                        );
+                        ended.push(Ended {
+                            id: task.id,
+                            endpoint: task.endpoint.clone(),
+                            state: to,
+                            reason: format!("its attempts are used up ({why})"),
+                        });
                     }
                 }
             }
             Ok(recovered)
         })?;
         self.counts.recovered += recovered;
+        for task in ended {
+            crate::errln!(
+                "httpat: task {} ({}) failed: {}",
+                task.id,
+                task.endpoint,
+                task.reason
+            );
+            self.counts.failed += 1;
+            self.ended.push(task);
+        }
         Ok(())
+    }
+
+    /// Whether a task's holder is certainly gone: its lease expired, or it is a process this
+    /// tick can see (same host, boot and pid namespace) that no longer exists. A tick of another
+    /// pid namespace frees a task only by its lease's expiry.
+    fn holder_is_gone(&self, task: &Task, holder: Option<&Origin>, now: DateTime<Utc>) -> bool {
+        if task.lease_until.is_none_or(|lease| lease < now) {
+            return true;
+        }
+        holder.is_some_and(|holder| self.origin.proves_dead(holder))
     }
 
     /// Step 3: each recurring schedule whose time has come makes one task, for its latest
@@ -337,6 +456,7 @@ impl Tick {
     ) -> Result<Vec<Task>> {
         let now = (self.clock)();
         let mut notices = Vec::new();
+        let skip: Vec<String> = self.missing.keys().cloned().collect();
         let fresh = self.store.in_transaction(|store| {
             for report in group {
                 let Some(task) = held.get(&report.task_id()) else {
@@ -366,6 +486,7 @@ impl Tick {
                         lease_until,
                         remaining.as_millis() as i64,
                         want,
+                        &skip,
                     )
                 }
             }
@@ -454,7 +575,15 @@ impl Tick {
                 crate::errln!("httpat: task {task_id} ({endpoint}) cancelled: {reason}");
                 self.log(&format!("task {task_id} ({endpoint}) cancelled: {reason}"));
             }
-            State::Scheduled | State::Due | State::Running => {}
+            State::Scheduled | State::Due | State::Running => return,
+        }
+        if matches!(state, State::Failed | State::Cancelled) {
+            self.ended.push(Ended {
+                id: task_id,
+                endpoint,
+                state,
+                reason,
+            });
         }
     }
 

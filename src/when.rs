@@ -158,6 +158,13 @@ pub fn display_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
+/// A time as `rfc3339` wrote it, back (None if it is not one).
+pub fn parse_stored(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
 /// RFC 3339 UTC with milliseconds, for JSON and logs.
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Env, Server};
+use common::{Env, Server, RELEASE_ROLL_URL};
 
 struct Case {
     args: &'static [&'static str],
@@ -446,7 +446,14 @@ fn a_database_path_that_cannot_be_created_is_named() {
 
     let before = env.dump();
     let out = env
-        .cmd(&["--db", db.to_str().unwrap(), "endpoints"])
+        .cmd(&[
+            "--db",
+            db.to_str().unwrap(),
+            "register",
+            "release-roll",
+            "--url",
+            RELEASE_ROLL_URL,
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -39,7 +39,7 @@ const TASK_FIELDS: &[&str] = &[
     "state",
     "due_at",
     "next_attempt_at",
-    "attempts",
+    "attempts_used",
     "max_attempts",
     "last_result",
     "agent",
@@ -233,7 +233,7 @@ fn list_json_has_tasks_matched_and_more_than() {
     assert_eq!(task["endpoint"], "release-roll");
     assert_eq!(task["state"], "scheduled");
     assert_eq!(utc(&task["due_at"]), instant("2026-11-25T13:00:00Z"));
-    assert_eq!(task["attempts"], 0);
+    assert_eq!(task["attempts_used"], 0);
     assert_eq!(task["max_attempts"], 5);
     assert_eq!(task["last_result"], Value::Null);
     assert_eq!(task["agent"], "tester");

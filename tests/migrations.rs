@@ -46,7 +46,7 @@ fn a_database_from_a_newer_httpat_is_refused_and_untouched() {
 #[test]
 fn a_new_database_is_at_the_latest_version() {
     let env = Env::new();
-    env.ok(&["list"]);
+    env.register_release_roll();
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))

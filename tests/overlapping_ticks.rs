@@ -73,7 +73,7 @@ fn overlapping_ticks_send_every_task_exactly_once() {
         for id in ids {
             let task = &tasks[id];
             assert_eq!(task["state"], state, "task {id}: {task:#}");
-            assert_eq!(task["attempts"], 1, "task {id}: {task:#}");
+            assert_eq!(task["attempts_used"], 1, "task {id}: {task:#}");
         }
     }
     let conn = open_db(&env.db);

@@ -62,14 +62,20 @@ fn a_new_database_is_private_to_its_owner() {
 
 #[test]
 fn a_new_database_is_private_whatever_the_umask_of_the_caller() {
-    // Any command that opens the database creates it, even one that only reads.
     let env = Env::new();
     let db = env.path("other/httpat.db");
     let httpat = assert_cmd::cargo::cargo_bin("httpat");
     assert_cmd::Command::new("sh")
         .args(["-c", "umask 000; exec \"$0\" \"$@\""])
         .arg(httpat)
-        .args(["--db", db.to_str().unwrap(), "endpoints"])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "register",
+            "release-roll",
+            "--url",
+            RELEASE_ROLL_URL,
+        ])
         .env("HTTPAT_LOG", &env.log)
         .env("HTTPAT_NOW", common::DEFAULT_NOW)
         .env("TZ", "UTC")

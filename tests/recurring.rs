@@ -509,7 +509,7 @@ fn overlapping_ticks_at_a_firing_make_one_task_and_send_one_request() {
             "one request per firing after round {round}"
         );
         let task = tasks_of(&env, firing, name).pop().expect("the latest task");
-        assert_eq!(task["attempts"], 1, "{task:#}");
+        assert_eq!(task["attempts_used"], 1, "{task:#}");
         assert_eq!(task["state"], "succeeded", "{task:#}");
     }
     let mut delivered: Vec<String> = server

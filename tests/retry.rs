@@ -85,7 +85,11 @@ fn retry_at_a_later_time_makes_the_task_scheduled_and_a_tick_now_leaves_it() {
     env.ok(&["retry", &id.to_string(), "--at", "+1h"]);
     let detail = show(&env, id);
     assert_eq!(detail["state"], "scheduled", "{detail:#}");
-    assert_eq!(detail["due_at"], "2026-11-25T13:00:00.000Z");
+    assert_eq!(detail["next_attempt_at"], "2026-11-25T13:00:00.000Z");
+    assert_eq!(
+        detail["due_at"], "2026-11-25T12:00:00.000Z",
+        "the time it was scheduled for stays"
+    );
     assert!(has_transition(&detail, "failed", "scheduled"), "{detail:#}");
 
     env.ok(&["tick"]);
@@ -94,14 +98,21 @@ fn retry_at_a_later_time_makes_the_task_scheduled_and_a_tick_now_leaves_it() {
 }
 
 #[test]
-fn a_cancelled_task_can_be_retried() {
-    let (env, _server) = broken_hook();
+fn a_cancelled_task_can_be_retried_and_keeps_its_time() {
+    let (env, server) = broken_hook();
     let id = env.schedule(&["hook", "--at", "+2h"]);
     env.ok(&["cancel", &id.to_string(), "--reason", "roll moved by hand"]);
     env.ok(&["retry", &id.to_string()]);
     let detail = show(&env, id);
-    assert_eq!(detail["state"], "due", "{detail:#}");
-    assert!(has_transition(&detail, "cancelled", "due"), "{detail:#}");
+    assert_eq!(detail["state"], "scheduled", "{detail:#}");
+    assert_eq!(detail["due_at"], "2026-11-25T14:00:00.000Z", "{detail:#}");
+    assert_eq!(detail["next_attempt_at"], "2026-11-25T14:00:00.000Z");
+    assert!(
+        has_transition(&detail, "cancelled", "scheduled"),
+        "{detail:#}"
+    );
+    env.ok(&["tick"]);
+    assert_eq!(server.count(), 0, "a retry never makes a cool-down shorter");
 }
 
 #[test]
@@ -186,7 +197,7 @@ fn retry_refills_a_used_up_attempt_budget() {
     );
     let listed = env.json(&["list", "--state", "due"]);
     assert_eq!(
-        listed["tasks"][0]["attempts"], 0,
+        listed["tasks"][0]["attempts_used"], 0,
         "the budget is fresh: none of it used: {listed:#}"
     );
 
@@ -206,4 +217,74 @@ fn retry_refills_a_used_up_attempt_budget() {
     let detail = show(&env, second);
     assert_eq!(detail["state"], "failed", "{detail:#}");
     assert_eq!(attempt_numbers(&detail), vec![1, 2]);
+}
+
+#[test]
+fn retry_at_a_time_before_the_task_was_scheduled_for_is_refused() {
+    let (env, _server) = broken_hook();
+    let id = env.schedule(&["hook", "--at", "2030-06-01T06:00:00Z"]);
+    env.ok(&["cancel", &id.to_string()]);
+    let stderr = refused_unchanged(&env, &["retry", &id.to_string(), "--at", "+1h"], 3);
+    assert!(
+        stderr.contains("2030-06-01T06:00:00.000Z") && stderr.contains("earlier"),
+        "{stderr}"
+    );
+    env.ok(&["retry", &id.to_string(), "--at", "2030-06-02T06:00:00Z"]);
+    assert_eq!(
+        show(&env, id)["next_attempt_at"],
+        "2030-06-02T06:00:00.000Z"
+    );
+}
+
+#[test]
+fn retry_endpoint_retries_its_failed_tasks_in_one_go() {
+    let mut env = Env::new();
+    let server = Server::start();
+    server.answer("/gone", 404, "no such thing");
+    env.ok(&["register", "hook", "--url", &server.url("/gone")]);
+    env.ok(&["register", "other", "--url", &server.url("/gone")]);
+    let early = sent_task(&env, "hook", &["--arg", "n=1"]);
+    env.now("2026-11-25T13:00:00Z");
+    let late = sent_task(&env, "hook", &["--arg", "n=2"]);
+    let elsewhere = sent_task(&env, "other", &[]);
+    let cancelled = env.schedule(&["hook", "--in", "1h", "--arg", "n=3"]);
+    env.ok(&["cancel", &cancelled.to_string()]);
+    let waiting = env.schedule(&["hook", "--in", "1h", "--arg", "n=4"]);
+
+    let after = env.json(&[
+        "retry",
+        "--endpoint",
+        "hook",
+        "--after",
+        "2026-11-25T12:30:00Z",
+    ]);
+    let retried: Vec<i64> = after["retried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(retried, vec![late], "{after:#}");
+    assert_eq!(after["endpoint"], "hook");
+    assert_eq!(after["retried"][0]["was"], "failed");
+    assert_eq!(after["retried"][0]["state"], "due");
+
+    let out = env.ok(&["retry", "--endpoint", "hook"]);
+    assert!(
+        out.contains("retried 1 failed task(s) of endpoint \"hook\""),
+        "{out}"
+    );
+    for (id, state) in [
+        (early, "due"),
+        (late, "due"),
+        (elsewhere, "failed"),
+        (cancelled, "cancelled"),
+        (waiting, "scheduled"),
+    ] {
+        assert_eq!(state_of(&env, id), state, "task {id}");
+    }
+    let out = env.ok(&["retry", "--endpoint", "hook"]);
+    assert!(out.contains("retried 0 failed task(s)"), "{out}");
+    let stderr = refused_unchanged(&env, &["retry", "--endpoint", "nope"], 3);
+    assert!(stderr.contains("\"nope\" is not registered"), "{stderr}");
 }

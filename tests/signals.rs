@@ -20,7 +20,7 @@ fn states(env: &Env) -> Vec<(String, u64)> {
         .map(|t| {
             (
                 t["state"].as_str().unwrap().to_string(),
-                t["attempts"].as_u64().unwrap(),
+                t["attempts_used"].as_u64().unwrap(),
             )
         })
         .collect()

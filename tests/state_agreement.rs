@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use httpat::attempt::AttemptResult;
 use httpat::endpoint::{Endpoint, SuccessStatuses};
-use httpat::store::{NewTask, Store};
+use httpat::store::{Location, NewTask, Store};
 use httpat::task::{decide, State, Verdict};
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -39,7 +39,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("httpat.db")).unwrap();
+        let store = Store::open(&Location::Sqlite(dir.path().join("httpat.db"))).unwrap();
         store
             .save_endpoint(
                 &Endpoint {
@@ -53,6 +53,7 @@ impl Fixture {
                     description: None,
                     deprecated_at: None,
                     deprecated_reason: None,
+                    damage: None,
                 },
                 at(-100),
             )
@@ -80,7 +81,7 @@ impl Fixture {
     /// Claims exactly the due tasks at `now` (all of them).
     fn claim(&self, now: DateTime<Utc>) -> Vec<httpat::task::Task> {
         self.store
-            .in_transaction(|s| s.claim_due("host:1:t", now, now, at(3600), 60_000, 100))
+            .in_transaction(|s| s.claim_due("host:1:t", now, now, at(3600), 60_000, 100, &[]))
             .unwrap()
     }
 

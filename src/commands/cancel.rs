@@ -1,30 +1,52 @@
 //! `httpat cancel ID... | --key KEY`: cancel tasks that have not started, all or none.
 
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::cli::CancelArgs;
 use crate::context::Context;
 use crate::error::refused;
+use crate::render;
 use crate::store::Store;
 use crate::task::State;
+
+/// One task as `cancel --json` gives it.
+#[derive(Debug, Serialize)]
+pub struct Cancelled {
+    pub id: i64,
+    /// The state it was cancelled from (`cancelled` when it already was).
+    pub was: State,
+    pub state: State,
+}
+
+impl Cancelled {
+    fn line(&self) -> String {
+        if self.was == State::Cancelled {
+            format!("task {} was already cancelled", self.id)
+        } else {
+            format!("cancelled task {}", self.id)
+        }
+    }
+}
 
 pub fn run(args: CancelArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
     let actor = context.actor();
-    let store = context.open_store()?;
-    let lines = store.in_transaction(|store| {
+    let store = context.read_store()?;
+    let cancelled = store.in_transaction(|store| {
         let ids = match &args.key {
             Some(key) => vec![id_for_key(store, key)?],
             None => args.ids.clone(),
         };
-        let mut lines = Vec::new();
-        for id in ids {
-            lines.push(cancel_one(store, id, args.reason.as_deref(), &actor, now)?);
-        }
-        Ok(lines)
+        ids.into_iter()
+            .map(|id| cancel_one(store, id, args.reason.as_deref(), &actor, now))
+            .collect::<Result<Vec<_>>>()
     })?;
-    for line in lines {
-        crate::outln!("{line}");
+    if context.json {
+        return render::print_json(&cancelled);
+    }
+    for task in &cancelled {
+        crate::outln!("{}", task.line());
     }
     Ok(())
 }
@@ -43,13 +65,18 @@ fn cancel_one(
     reason: Option<&str>,
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<String> {
+) -> Result<Cancelled> {
     let task = store
         .task(id)?
         .ok_or_else(|| refused(format!("task {id} does not exist (see httpat list)")))?;
     let state = task.state(now);
+    let done = Cancelled {
+        id,
+        was: state,
+        state: State::Cancelled,
+    };
     match state {
-        State::Cancelled => Ok(format!("task {id} was already cancelled")),
+        State::Cancelled => Ok(done),
         State::Scheduled | State::Due | State::Retrying => {
             if !store.cancel_task(id, reason, now)? {
                 return Err(refused(format!(
@@ -57,7 +84,7 @@ fn cancel_one(
                 )));
             }
             store.record_transition(id, now, Some(state), State::Cancelled, actor, reason)?;
-            Ok(format!("cancelled task {id}"))
+            Ok(done)
         }
         State::Running | State::Succeeded | State::Failed => Err(refused(format!(
             "task {id} is {state}: only tasks that have not started can be cancelled; nothing was cancelled"

@@ -9,7 +9,7 @@ use crate::render::{self, EndpointView};
 use crate::when;
 
 pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
-    let store = context.open_store()?;
+    let store = context.read_store()?;
     let views: Vec<EndpointView> = store
         .endpoints_with_waiting()?
         .iter()

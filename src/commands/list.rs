@@ -52,7 +52,7 @@ pub fn run(args: ListArgs, context: &Context) -> Result<()> {
     if args.limit == 0 {
         return Err(usage("--limit must be at least 1"));
     }
-    let store = context.open_store()?;
+    let store = context.read_store()?;
     let (tasks, matched) = store.tasks_matching(&filter, now, args.limit)?;
     let budgets: HashMap<String, u32> = store
         .endpoints()?
@@ -103,7 +103,7 @@ fn print(listing: &Listing, now: chrono::DateTime<chrono::Utc>, utc: bool) {
             render::state_cell(task.state),
             Cell::new(when::display(task.when, utc)),
             Cell::new(when::relative(task.when, now)),
-            Cell::new(format!("{}/{}", task.attempts, task.max_attempts)),
+            Cell::new(format!("{}/{}", task.attempts_used, task.max_attempts)),
             Cell::new(task.last_result.as_deref().unwrap_or("")),
             Cell::new(task.agent.as_deref().unwrap_or("")),
         ]);

@@ -23,7 +23,7 @@ pub fn run(args: PruneArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
     let age = when::parse_duration(&args.older_than)?;
     let cutoff = when::before(now, age)?;
-    let store = context.open_store()?;
+    let store = context.read_store()?;
     let counts = store.in_transaction(|store| store.prune(cutoff, args.dry_run))?;
     if context.json {
         return render::print_json(&Pruned {

@@ -34,7 +34,7 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
     })?;
     let now = context.now()?;
     let change = if args.pause || args.resume || args.delete {
-        let store = context.open_store()?;
+        let store = context.read_store()?;
         store.in_transaction(|store| switch(store, &args, now))?
     } else {
         let wanted = check(&args, now)?;

@@ -82,12 +82,16 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
     let headers = if args.headers.is_empty() {
         None
     } else {
-        Some(
-            args.headers
-                .iter()
-                .map(|h| endpoint::parse_header(h))
-                .collect::<Result<Vec<_>>>()?,
-        )
+        let headers = args
+            .headers
+            .iter()
+            .map(|h| endpoint::parse_header(h))
+            .collect::<Result<Vec<_>>>()?;
+        let name = args.name.as_deref().unwrap_or_default();
+        for header in &headers {
+            endpoint::warn_if_literal_credential(name, header);
+        }
+        Some(headers)
     };
     let deprecated = match (args.deprecate, args.undeprecate) {
         (true, _) => Some(Some(args.reason.clone().unwrap_or_default())),
@@ -156,15 +160,29 @@ pub fn apply(
             description: None,
             deprecated_at: None,
             deprecated_reason: None,
+            damage: None,
         },
     };
     let mut fields = Vec::new();
+    if let Some(damage) = next.damage.take() {
+        // Keeping a damaged part would send requests without it: it must be given anew.
+        if requested.headers.is_none() || requested.success.is_none() {
+            return Err(refused(format!(
+                "{damage}; register it again with all its --header options and --success (or \
+                 from an endpoints file) to repair it"
+            )));
+        }
+        fields.extend(["headers", "success"]);
+        next.headers.clear();
+    }
     macro_rules! update {
         ($field:ident, $label:literal) => {
             if let Some(value) = requested.$field {
                 if next.$field != value {
                     next.$field = value;
-                    fields.push($label);
+                    if !fields.contains(&$label) {
+                        fields.push($label);
+                    }
                 }
             }
         };

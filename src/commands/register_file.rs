@@ -112,6 +112,9 @@ fn check_entry(name: &str, entry: EndpointEntry) -> Result<Requested> {
         .iter()
         .map(|h| endpoint::parse_header(h))
         .collect::<Result<Vec<_>>>()?;
+    for header in &headers {
+        endpoint::warn_if_literal_credential(name, header);
+    }
     let timeout = match &entry.timeout {
         Some(text) => endpoint::parse_timeout(text)?,
         None => endpoint::DEFAULT_TIMEOUT,

@@ -1,70 +1,162 @@
-//! `httpat retry ID... [--at TIME]`: failed or cancelled tasks wait again with a fresh attempt
-//! budget; their attempts and history stay. All or none.
+//! `httpat retry ID... [--at TIME]` and `retry --endpoint NAME [--after TIME]`: failed or
+//! cancelled tasks wait again with a fresh attempt budget; their attempts and history stay. A
+//! retry never makes a task earlier than it was scheduled (SPEC.md, invariant 7). All or none.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::cli::RetryArgs;
 use crate::context::Context;
 use crate::error::refused;
+use crate::render;
 use crate::store::Store;
-use crate::task::State;
+use crate::task::{State, Task};
 use crate::when;
+
+/// One retried task, as `retry --json` gives it.
+#[derive(Debug, Serialize)]
+pub struct Retried {
+    pub id: i64,
+    /// The state it was retried from: `failed` or `cancelled`.
+    pub was: State,
+    /// `scheduled` or `due`.
+    pub state: State,
+    pub next_attempt_at: String,
+}
+
+/// What `retry --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Retry {
+    /// With --endpoint: the endpoint whose failed tasks were retried.
+    pub endpoint: Option<String>,
+    pub retried: Vec<Retried>,
+}
 
 pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
     let zone = args.tz.as_deref().map(when::parse_zone).transpose()?;
-    let at = match &args.at {
-        Some(text) => when::parse_time(text, now, zone)?,
-        None => now,
-    };
+    let at = args
+        .at
+        .as_deref()
+        .map(|text| when::parse_time(text, now, zone.clone()))
+        .transpose()?;
+    let after = args
+        .after
+        .as_deref()
+        .map(|text| when::parse_time(text, now, zone))
+        .transpose()?;
     let actor = context.actor();
-    let store = context.open_store()?;
-    let lines = store.in_transaction(|store| {
-        args.ids
+    let store = context.read_store()?;
+    let retried = store.in_transaction(|store| {
+        let tasks = match &args.endpoint {
+            Some(endpoint) => failed_tasks_of(store, endpoint, after)?,
+            None => args
+                .ids
+                .iter()
+                .map(|id| task(store, *id))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        tasks
             .iter()
-            .map(|id| retry_one(store, *id, at, &actor, now))
+            .map(|task| retry_one(store, task, at, &actor, now))
             .collect::<Result<Vec<_>>>()
     })?;
-    for line in lines {
-        crate::outln!("{line}");
+    let retry = Retry {
+        endpoint: args.endpoint,
+        retried,
+    };
+    if context.json {
+        return render::print_json(&retry);
     }
+    print(&retry, now);
     Ok(())
+}
+
+fn print(retry: &Retry, now: DateTime<Utc>) {
+    for task in &retry.retried {
+        let next = when::parse_stored(&task.next_attempt_at);
+        crate::outln!(
+            "task {} will be retried {}",
+            task.id,
+            next.map_or_else(
+                || task.next_attempt_at.clone(),
+                |at| when::relative(at, now)
+            )
+        );
+    }
+    if let Some(endpoint) = &retry.endpoint {
+        crate::outln!(
+            "retried {} failed task(s) of endpoint \"{endpoint}\"",
+            retry.retried.len()
+        );
+    }
+}
+
+fn task(store: &Store, id: i64) -> Result<Task> {
+    store
+        .task(id)?
+        .ok_or_else(|| refused(format!("task {id} does not exist (see httpat list)")))
+}
+
+/// Every failed task of `endpoint` (that failed after `after`), oldest first.
+fn failed_tasks_of(
+    store: &Store,
+    endpoint: &str,
+    after: Option<DateTime<Utc>>,
+) -> Result<Vec<Task>> {
+    if store.endpoint(endpoint)?.is_none() {
+        return Err(refused(format!(
+            "endpoint \"{endpoint}\" is not registered (see httpat endpoints); nothing was retried"
+        )));
+    }
+    store.failed_tasks_of(endpoint, after)
 }
 
 fn retry_one(
     store: &Store,
-    id: i64,
-    at: DateTime<Utc>,
+    task: &Task,
+    at: Option<DateTime<Utc>>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<String> {
-    let task = store
-        .task(id)?
-        .ok_or_else(|| refused(format!("task {id} does not exist (see httpat list)")))?;
+) -> Result<Retried> {
+    let id = task.id;
     let state = task.state(now);
     if !matches!(state, State::Failed | State::Cancelled) {
         return Err(refused(format!(
             "task {id} is {state}: only failed or cancelled tasks can be retried; nothing was retried"
         )));
     }
-    if !store.retry_task(id, at)? {
+    let next = match at {
+        Some(at) if at < task.due_at => {
+            return Err(refused(format!(
+                "task {id} was scheduled for {}: a retry cannot make it earlier; give --at that \
+                 time or later, or leave --at out; nothing was retried",
+                when::rfc3339(task.due_at)
+            )))
+        }
+        Some(at) => at,
+        None => task.due_at.max(now),
+    };
+    if !store.retry_task(id, next)? {
         return Err(refused(format!(
             "task {id} changed meanwhile; nothing was retried"
         )));
     }
-    let to = if at > now {
+    let to = if next > now {
         State::Scheduled
     } else {
         State::Due
     };
     let detail = format!(
         "retry at {}, with a fresh attempt budget",
-        when::rfc3339(at)
+        when::rfc3339(next)
     );
     store.record_transition(id, now, Some(state), to, actor, Some(&detail))?;
-    Ok(format!(
-        "task {id} will be retried {}",
-        when::relative(at, now)
-    ))
+    Ok(Retried {
+        id,
+        was: state,
+        state: to,
+        next_attempt_at: when::rfc3339(next),
+    })
 }

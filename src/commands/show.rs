@@ -55,7 +55,7 @@ pub struct TransitionView {
 
 pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
-    let store = context.open_store()?;
+    let store = context.read_store()?;
     let task = store
         .task(args.id)?
         .ok_or_else(|| refused(format!("task {} does not exist (see httpat list)", args.id)))?;
@@ -149,7 +149,7 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     field("agent", task.agent.as_deref().unwrap_or("-"));
     field(
         "attempts",
-        &format!("{} of {}", task.attempts, task.max_attempts),
+        &format!("{} of {}", task.attempts_used, task.max_attempts),
     );
     field("created", &time(&task.created_at));
     field("due", &time(&task.due_at));

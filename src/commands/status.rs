@@ -84,7 +84,7 @@ pub struct OldestDue {
 
 pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
-    let store = context.open_store()?;
+    let store = context.read_store()?;
     let ticks = store.recent_ticks(5)?;
     let last_end = store.last_tick_end()?;
     let counts = store.state_counts(now)?;

@@ -1,43 +1,83 @@
 //! `httpat tick`: recover what a dead tick left, send what is due, record every outcome, exit.
 //! Silent when all is well, as cron expects; one stderr line per task that failed for good or
-//! was cancelled by the executor. The work itself is in `crate::tick`.
+//! was cancelled by the executor, and per endpoint whose secrets the tick lacks. The work itself
+//! is in `crate::tick`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::cli::TickArgs;
 use crate::context::Context;
-use crate::error::usage;
+use crate::error::{reported, usage};
+use crate::render;
 use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::Store;
-use crate::tick::{self, Options};
+use crate::tick::{self, MissingVariables, Options, TickReport};
 use crate::when;
 
 pub fn run(args: TickArgs, context: &Context) -> Result<()> {
     let options = check(&args)?;
     let start = context.now()?;
     let started = Instant::now();
-    let store = context.open_store()?;
-    if args.dry_run {
-        return dry_run(&store, start, options.limit.unwrap_or(u32::MAX));
-    }
-    let counts = tick::run(store, options, start, context.log_path())?;
-    if context.verbose > 0 {
+    let Some(store) = context.open_existing_store()? else {
         crate::errln!(
-            "httpat: tick: fired {}, sent {}, succeeded {}, retrying {}, failed {}, cancelled {}, recovered {} in {:.2}s",
-            counts.fired,
-            counts.sent,
-            counts.succeeded,
-            counts.retrying,
-            counts.failed,
-            counts.cancelled,
-            counts.recovered,
-            started.elapsed().as_secs_f64()
+            "httpat: tick: there is no database at {} (nothing was ever registered or scheduled \
+             there): set --db or HTTPAT_DB to the database your schedules use",
+            context.db_name()
+        );
+        return Ok(());
+    };
+    if args.dry_run {
+        return dry_run(
+            &store,
+            start,
+            options.limit.unwrap_or(u32::MAX),
+            context.json,
         );
     }
+    let report = tick::run(store, options, start, context.log_path())?;
+    if context.verbose > 0 {
+        crate::errln!("{}", summary(&report, started));
+    }
+    if context.json {
+        render::print_json(&report)?;
+    }
+    if !report.missing_variables.is_empty() {
+        return Err(reported(
+            report
+                .missing_variables
+                .iter()
+                .map(MissingVariables::line)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
     Ok(())
+}
+
+fn summary(report: &TickReport, started: Instant) -> String {
+    let counts = &report.counts;
+    let waiting: u64 = report
+        .missing_variables
+        .iter()
+        .map(|m| m.tasks_waiting)
+        .sum();
+    format!(
+        "httpat: tick: fired {}, sent {}, succeeded {}, retrying {}, failed {}, cancelled {}, \
+         recovered {}, left waiting for variables {waiting} in {:.2}s",
+        counts.fired,
+        counts.sent,
+        counts.succeeded,
+        counts.retrying,
+        counts.failed,
+        counts.cancelled,
+        counts.recovered,
+        started.elapsed().as_secs_f64()
+    )
 }
 
 fn check(args: &TickArgs) -> Result<Options> {
@@ -58,31 +98,76 @@ fn check(args: &TickArgs) -> Result<Options> {
     })
 }
 
+/// One task as `tick --dry-run` shows it.
+#[derive(Debug, Serialize)]
+pub struct WouldSend {
+    pub id: i64,
+    pub endpoint: String,
+    pub due_at: String,
+    /// `send`, `wait` (the tick's environment lacks a variable) or `cancel` (the request cannot
+    /// be built).
+    pub action: &'static str,
+    /// The request as it would be sent, secrets as `${VAR}`; null unless `action` is `send`.
+    pub request: Option<RequestPlan>,
+    /// Why the task would wait or be cancelled.
+    pub reason: Option<String>,
+}
+
 /// `tick --dry-run`: what a tick would send now, secrets masked; nothing changes.
-fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32) -> Result<()> {
-    let tasks = store.due_preview(now, limit)?;
-    if tasks.is_empty() {
-        crate::outln!("Nothing is due.");
-        return Ok(());
+fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<()> {
+    let endpoints: Vec<Arc<crate::endpoint::Endpoint>> =
+        store.endpoints()?.into_iter().map(Arc::new).collect();
+    let missing = tick::missing_variables(&endpoints, |name| std::env::var_os(name).is_some());
+    let plans: Vec<WouldSend> = store
+        .due_preview(now, limit)?
+        .into_iter()
+        .map(|task| {
+            let endpoint = endpoints.iter().find(|e| e.name == task.endpoint);
+            let mut would = WouldSend {
+                id: task.id,
+                endpoint: task.endpoint.clone(),
+                due_at: when::rfc3339(task.next_attempt_at),
+                action: "send",
+                request: None,
+                reason: None,
+            };
+            if let Some(variables) = missing.get(&task.endpoint) {
+                would.action = "wait";
+                would.reason = Some(format!(
+                    "the tick's environment lacks {}",
+                    variables.join(", ")
+                ));
+                return would;
+            }
+            let plan = match endpoint {
+                None => Err(endpoint_gone(&task)),
+                Some(endpoint) => RequestPlan::build(endpoint, &task),
+            };
+            match plan {
+                Ok(plan) => would.request = Some(plan),
+                Err(e) => {
+                    would.action = "cancel";
+                    would.reason = Some(format!("{e:#}"));
+                }
+            }
+            would
+        })
+        .collect();
+    if json {
+        return render::print_json(&plans);
     }
-    for task in tasks {
+    if plans.is_empty() {
+        crate::outln!("Nothing is due.");
+    }
+    for would in plans {
         let header = format!(
             "task {} ({}, due {})",
-            task.id,
-            task.endpoint,
-            when::rfc3339(task.next_attempt_at)
+            would.id, would.endpoint, would.due_at
         );
-        let plan = match store.endpoint(&task.endpoint)? {
-            None => Err(endpoint_gone(&task)),
-            Some(endpoint) => RequestPlan::build(&endpoint, &task),
-        };
-        let plan = plan.and_then(|plan| {
-            plan.expand_headers(|name| std::env::var(name).ok())?;
-            Ok(plan)
-        });
-        match plan {
-            Err(e) => crate::outln!("{header}: would be cancelled: {e:#}"),
-            Ok(plan) => {
+        let reason = would.reason.as_deref().unwrap_or_default();
+        match (would.action, &would.request) {
+            ("wait", _) => crate::outln!("{header}: would wait: {reason}"),
+            (_, Some(plan)) => {
                 crate::outln!("{header}: {} {}", plan.method, plan.url);
                 for (name, value) in &plan.headers {
                     crate::outln!("  {name}: {value}");
@@ -91,6 +176,7 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32) -> Result<()> {
                     crate::outln!("  {body}");
                 }
             }
+            _ => crate::outln!("{header}: would be cancelled: {reason}"),
         }
     }
     Ok(())

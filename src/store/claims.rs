@@ -13,8 +13,10 @@ use crate::task::{Decision, State, Task};
 impl Store {
     /// Claims up to `limit` due tasks for `tick_id`, highest priority first, then the longest
     /// waiting, then by id; each gets its next attempt number, an in-flight attempt row and a
-    /// `running` transition. Only tasks whose endpoint timeout fits in `remaining_ms` are taken.
+    /// `running` transition. Only tasks whose endpoint timeout fits in `remaining_ms` are taken,
+    /// and none of the endpoints in `skip` (those the tick cannot send to: they stay due).
     /// Call inside a transaction: two ticks never claim the same task.
+    #[allow(clippy::too_many_arguments)]
     pub fn claim_due(
         &self,
         tick_id: &str,
@@ -23,7 +25,9 @@ impl Store {
         lease_until: DateTime<Utc>,
         remaining_ms: i64,
         limit: u32,
+        skip: &[String],
     ) -> Result<Vec<Task>> {
+        let skip = serde_json::to_string(skip)?;
         // One priority level at a time, each a short walk of the `tasks_claim` index: no sort of
         // every due task, and no scan of a level's future backlog.
         let mut ids: Vec<i64> = Vec::new();
@@ -36,6 +40,7 @@ impl Store {
             "SELECT id FROM tasks \
              WHERE outcome IS NULL AND tick_id IS NULL AND priority = :level \
                AND next_attempt_at <= :now \
+               AND endpoint NOT IN (SELECT value FROM json_each(:skip)) \
                AND coalesce((SELECT timeout_ms FROM endpoints e WHERE e.name = tasks.endpoint), 0) \
                    <= :remaining \
              ORDER BY next_attempt_at, id LIMIT :limit",
@@ -52,6 +57,7 @@ impl Store {
                         ":now": millis(now),
                         ":remaining": remaining_ms,
                         ":limit": wanted as i64,
+                        ":skip": skip,
                     },
                     |row| row.get::<_, i64>(0),
                 )?
@@ -170,6 +176,19 @@ impl Store {
                          WHERE paused_at IS NULL AND next_fire_at <= ?1)",
             )?
             .query_row([millis(now)], |row| row.get(0))?)
+    }
+
+    /// How many tasks of an endpoint wait for a tick at `now` (`due`, or `retrying` whose next
+    /// attempt time has come).
+    pub fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM tasks WHERE endpoint = ?1 AND outcome IS NULL \
+                     AND tick_id IS NULL AND next_attempt_at <= ?2",
+            )?
+            .query_row(rusqlite::params![endpoint, millis(now)], |row| row.get(0))?;
+        Ok(count as u64)
     }
 
     /// Tasks held by a tick (this one's or another's), for recovery.

@@ -13,20 +13,34 @@ const ENDPOINT_COLUMNS: &str = "name, method, url, headers, timeout_ms, max_atte
      description, deprecated_at, deprecated_reason";
 
 fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
+    let name: String = row.get(0)?;
     let headers: String = row.get(3)?;
     let success: String = row.get(6)?;
     let timeout_ms: i64 = row.get(4)?;
+    // A damaged row is read, so that it can be listed and shown, but its tasks are never sent
+    // with a part of it missing.
+    let mut damage = Vec::new();
+    let headers = serde_json::from_str(&headers).unwrap_or_else(|e| {
+        damage.push(format!(
+            "its stored headers (column headers) are damaged: {e}"
+        ));
+        Vec::new()
+    });
+    let success = SuccessStatuses::parse(&success).unwrap_or_else(|e| {
+        damage.push(format!(
+            "its stored success statuses (column success) are damaged: {e}"
+        ));
+        SuccessStatuses::default()
+    });
     Ok(Endpoint {
-        name: row.get(0)?,
+        damage: (!damage.is_empty()).then(|| format!("endpoint \"{name}\": {}", damage.join("; "))),
+        name,
         method: row.get(1)?,
         url: row.get(2)?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        headers,
         timeout: Duration::from_millis(timeout_ms.max(0) as u64),
         max_attempts: row.get(5)?,
-        // Stored lists were checked when registered; a damaged one falls back to the default.
-        success: SuccessStatuses::parse(&success)
-            .or_else(|_| SuccessStatuses::parse(crate::endpoint::DEFAULT_SUCCESS))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+        success,
         description: row.get(7)?,
         deprecated_at: row.get::<_, Option<i64>>(8)?.map(from_millis),
         deprecated_reason: row.get(9)?,

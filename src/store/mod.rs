@@ -3,6 +3,7 @@
 
 mod claims;
 mod endpoints;
+mod location;
 mod schedules;
 mod tasks;
 mod ticks;
@@ -18,6 +19,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 
+pub use location::{redact, Location};
 pub use schedules::{Firing, Schedule};
 pub use tasks::{AttemptRecord, NewTask, PruneCounts, TaskFilter, TransitionRecord, COUNT_CAP};
 pub use ticks::{TickCounts, TickRecord};
@@ -41,22 +43,45 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the database at `path`, creating it (folder 0700, file 0600) and bringing its
-    /// schema up to date. A database from a newer httpat is refused and left untouched.
-    pub fn open(path: &Path) -> Result<Store> {
+    /// Opens the database, creating it (folder 0700, file 0600) and bringing its schema up to
+    /// date. A database from a newer httpat is refused and left untouched.
+    pub fn open(location: &Location) -> Result<Store> {
+        let Location::Sqlite(path) = location;
         create_if_missing(path)?;
+        Store::open_file(path)
+    }
+
+    /// Opens the database if it exists (`None` when it does not; nothing is created).
+    pub fn open_existing(location: &Location) -> Result<Option<Store>> {
+        let Location::Sqlite(path) = location;
+        if !path.exists() {
+            return Ok(None);
+        }
+        Store::open_file(path).map(Some)
+    }
+
+    /// An empty database in memory, with the whole schema: what a command that only reads sees
+    /// when no database exists yet.
+    pub fn empty() -> Result<Store> {
+        let mut conn = Connection::open_in_memory()?;
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Store {
+            conn,
+            path: PathBuf::new(),
+        })
+    }
+
+    fn open_file(path: &Path) -> Result<Store> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
+        .context("cannot open it")?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
         };
-        store
-            .configure()
-            .with_context(|| format!("cannot use the database {}", path.display()))?;
+        store.configure()?;
         Ok(store)
     }
 
@@ -113,17 +138,16 @@ impl Store {
     /// committed if it returns Ok, rolled back otherwise.
     pub fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match work(self) {
-            Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(value)
-            }
-            Err(error) => {
-                // The rollback's own error would hide the one that matters.
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(error)
-            }
+        let done = work(self).and_then(|value| {
+            self.conn.execute_batch("COMMIT").context("cannot commit")?;
+            Ok(value)
+        });
+        if done.is_err() && !self.conn.is_autocommit() {
+            // A failed COMMIT leaves the transaction open: without this, the next statement
+            // would run inside it. The rollback's own error would hide the one that matters.
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
+        done
     }
 }
 
@@ -138,6 +162,9 @@ const FOLD_PATIENCE: Duration = Duration::from_millis(50);
 
 impl Drop for Store {
     fn drop(&mut self) {
+        if self.path.as_os_str().is_empty() {
+            return;
+        }
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_FOLD_BYTES);
@@ -159,7 +186,7 @@ fn create_if_missing(path: &Path) -> Result<()> {
             .recursive(true)
             .mode(0o700)
             .create(folder)
-            .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
+            .with_context(|| format!("cannot create its folder {}", folder.display()))?;
     }
     match OpenOptions::new()
         .write(true)
@@ -170,24 +197,25 @@ fn create_if_missing(path: &Path) -> Result<()> {
         Ok(_) => Ok(()),
         // Another process made it first: fine.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot create the database {}", path.display())),
+        Err(e) => Err(e).context("cannot create it"),
     }
 }
 
-/// Adds what a person needs to an error that came from SQLite: which database, what went wrong
-/// in plain words, and the fix where there is one. Errors of other kinds pass unchanged.
-pub fn explain(error: anyhow::Error, path: &Path) -> anyhow::Error {
+/// What a person needs from an error that came from SQLite, in one line: which database, what
+/// went wrong in plain words, the fix where there is one, and SQLite's own words. None for an
+/// error of another kind (it is shown as it is).
+pub fn explain(error: &anyhow::Error, location: &Location) -> Option<String> {
     use rusqlite::ErrorCode;
-    let Some(code) =
+    let (code, words) =
         error
             .chain()
             .find_map(|cause| match cause.downcast_ref::<rusqlite::Error>() {
-                Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.code),
+                Some(rusqlite::Error::SqliteFailure(failure, message)) => Some((
+                    failure.code,
+                    message.clone().unwrap_or_else(|| failure.to_string()),
+                )),
                 _ => None,
-            })
-    else {
-        return error;
-    };
+            })?;
     let what = match code {
         ErrorCode::DiskFull => "the disk is full: free some space and run the command again",
         ErrorCode::ReadOnly => {
@@ -204,11 +232,10 @@ pub fn explain(error: anyhow::Error, path: &Path) -> anyhow::Error {
         ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
             "it is damaged or not an httpat database"
         }
-        _ => return error.context(format!("database {}", path.display())),
+        _ => return None,
     };
-    error.context(format!(
-        "database {}: {what}; nothing was changed",
-        path.display()
+    Some(format!(
+        "database {location}: {what}; nothing was changed ({words})"
     ))
 }
 
@@ -233,4 +260,35 @@ pub(crate) fn millis_not_before(at: DateTime<Utc>) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     // Stored times come from `millis`, so they are in range; the epoch is a safe fallback.
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_commit_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Location::Sqlite(dir.path().join("httpat.db"))).unwrap();
+        // A deferred foreign key violation makes COMMIT itself fail, leaving the transaction
+        // open unless it is rolled back.
+        let failed = store.in_transaction(|store| {
+            store.conn.execute_batch(
+                "PRAGMA defer_foreign_keys = ON; \
+                 INSERT INTO transitions (task_id, at, to_state, actor) \
+                 VALUES (4242, 0, 'due', 'test')",
+            )?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert!(store.conn.is_autocommit(), "the transaction was left open");
+        let count: i64 = store
+            .in_transaction(|store| {
+                Ok(store
+                    .conn
+                    .query_row("SELECT count(*) FROM transitions", [], |row| row.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(count, 0);
+    }
 }

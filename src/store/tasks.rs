@@ -14,12 +14,24 @@ pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_at
      finished_at, reason, last_result, schedule";
 
 pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
+    let id: i64 = row.get(0)?;
     let args: String = row.get(2)?;
     let outcome: Option<String> = row.get(14)?;
+    // A damaged row is read, so that it can be listed and shown, but never sent as it is.
+    let (args, damage) = match serde_json::from_str::<Map<String, Value>>(&args) {
+        Ok(args) => (args, None),
+        Err(e) => (
+            Map::new(),
+            Some(format!(
+                "task {id}: its stored arguments (column args) are damaged: {e}"
+            )),
+        ),
+    };
     Ok(Task {
-        id: row.get(0)?,
+        id,
         endpoint: row.get(1)?,
-        args: serde_json::from_str(&args).unwrap_or_default(),
+        args,
+        damage,
         key: row.get(3)?,
         priority: row.get(4)?,
         max_attempts: row.get(5)?,
@@ -284,19 +296,40 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Puts a failed or cancelled task back to wait at `at` with a fresh attempt budget; returns
-    /// false when it is in neither state.
+    /// Puts a failed or cancelled task back to wait until `at` with a fresh attempt budget; the
+    /// time it was scheduled for stays. Returns false when it is in neither state.
     pub fn retry_task(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
         let changed = self
             .conn
             .prepare_cached(
                 "UPDATE tasks SET outcome = NULL, finished_at = NULL, reason = NULL, \
-                     attempts_base = attempts, due_at = ?2, next_attempt_at = ?2 \
+                     attempts_base = attempts, next_attempt_at = ?2 \
                  WHERE id = ?1 AND outcome IN ('failed', 'cancelled')",
             )?
             .execute(params![id, millis_not_before(at)])
             .with_context(|| format!("cannot retry task {id}"))?;
         Ok(changed == 1)
+    }
+
+    /// The failed tasks of an endpoint (that failed after `after`), in the order they failed.
+    pub fn failed_tasks_of(
+        &self,
+        endpoint: &str,
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE endpoint = ?1 AND outcome = 'failed' AND finished_at > ?2 \
+             ORDER BY finished_at, id"
+        );
+        let after = after.map_or(i64::MIN, millis);
+        let tasks = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![endpoint, after], task_from_row)?
+            .collect::<rusqlite::Result<Vec<Task>>>()
+            .with_context(|| format!("cannot read the failed tasks of endpoint \"{endpoint}\""))?;
+        Ok(tasks)
     }
 
     /// How many tasks are in each state at `now`, in `State::ALL` order.

@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::named_params;
+use rusqlite::{named_params, OptionalExtension};
 
 use super::{from_millis, millis, Store};
+use crate::origin::Origin;
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -65,12 +66,48 @@ impl Store {
         Ok(last.map(from_millis))
     }
 
-    /// Records a tick's start (a tick with work to do; an idle one uses `record_idle_tick`).
-    pub fn record_tick_start(&self, tick_id: &str, started_at: DateTime<Utc>) -> Result<()> {
+    /// Records a tick's start and where it runs (a tick with work to do; an idle one uses
+    /// `record_idle_tick`).
+    pub fn record_tick_start(
+        &self,
+        tick_id: &str,
+        origin: &Origin,
+        started_at: DateTime<Utc>,
+    ) -> Result<()> {
         self.conn
-            .prepare_cached("INSERT INTO ticks (id, started_at) VALUES (?1, ?2)")?
-            .execute(rusqlite::params![tick_id, millis(started_at)])?;
+            .prepare_cached(
+                "INSERT INTO ticks (id, host, boot_id, pid_ns, started_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(rusqlite::params![
+                tick_id,
+                origin.host,
+                origin.boot_id,
+                origin.pid_ns,
+                millis(started_at)
+            ])?;
         Ok(())
+    }
+
+    /// Where a recorded tick ran (its pid is the second field of its id); None when it left
+    /// no record of that (a tick of an older httpat, or a record pruned).
+    pub fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>> {
+        let Some(pid) = tick_id.split(':').nth(1).and_then(|p| p.parse().ok()) else {
+            return Ok(None);
+        };
+        let found = self
+            .conn
+            .prepare_cached("SELECT host, boot_id, pid_ns FROM ticks WHERE id = ?1")?
+            .query_row([tick_id], |row| {
+                Ok(Origin {
+                    host: row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    boot_id: row.get(1)?,
+                    pid_ns: row.get(2)?,
+                    pid,
+                })
+            })
+            .optional()?;
+        Ok(found)
     }
 
     /// Records a tick's end and what it did.
@@ -109,16 +146,23 @@ impl Store {
     pub fn record_idle_tick(
         &self,
         tick_id: &str,
+        origin: &Origin,
         started_at: DateTime<Utc>,
         ended_at: DateTime<Utc>,
     ) -> Result<()> {
         self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         let recorded = self
             .conn
-            .prepare_cached("INSERT INTO ticks (id, started_at, ended_at) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO ticks (id, host, boot_id, pid_ns, started_at, ended_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
             .and_then(|mut insert| {
                 insert.execute(rusqlite::params![
                     tick_id,
+                    origin.host,
+                    origin.boot_id,
+                    origin.pid_ns,
                     millis(started_at),
                     millis(ended_at)
                 ])

@@ -6,11 +6,14 @@
 
 mod database;
 mod http;
+mod strict_json;
 
 #[allow(unused_imports)]
 pub use database::{count, dump_database, open_db};
 #[allow(unused_imports)]
 pub use http::{Recorded, Reply, Server, PATIENCE};
+#[allow(unused_imports)]
+pub use strict_json::parse_strict;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -70,12 +73,13 @@ impl Env {
         String::from_utf8(out.stdout).expect("stdout is UTF-8")
     }
 
-    /// Runs a command that must succeed and prints JSON; returns the parsed document.
+    /// Runs a command that must succeed and prints JSON; returns the parsed document. A
+    /// duplicate key in any object is a failure: a script would read only one of the two.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut with_json = vec!["--json"];
         with_json.extend_from_slice(args);
         let stdout = self.ok(&with_json);
-        serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        parse_strict(&stdout).unwrap_or_else(|e| {
             panic!("httpat {args:?} --json printed invalid JSON ({e}):\n{stdout}")
         })
     }
