@@ -70,17 +70,25 @@ fn process_alive(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return true;
     };
-    // A zombie still answers; /proc tells it apart (a tick killed by SIGKILL is a zombie until
-    // its parent reaps it, and it holds nothing any more).
-    let zombie = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat"))
-        .ok()
-        .and_then(|stat| {
-            let after_name = stat.rsplit_once(')')?.1.trim_start().to_string();
-            after_name.chars().next()
-        })
-        == Some('Z');
     // No signal is sent: this only asks whether the process exists. EPERM means it does.
-    !zombie && matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM))
+    let exists = matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM));
+    // A zombie still answers (a tick killed by SIGKILL is one until its parent reaps it), but it
+    // holds nothing any more. Only a /proc of this pid namespace can tell.
+    exists && !(proc_is_ours() && state_letter(&pid.to_string()) == Some('Z'))
+}
+
+/// The state letter of a process in /proc (`R`, `S`, `Z`, ...), by its /proc name.
+fn state_letter(name: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(name).join("stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Whether /proc numbers processes as this pid namespace does (a container may see its host's).
+fn proc_is_ours() -> bool {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| stat.split(' ').next()?.parse::<u32>().ok())
+        == Some(std::process::id())
 }
 
 #[cfg(test)]

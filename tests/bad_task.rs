@@ -1,19 +1,21 @@
-//! Invariant 4, one bad task never stops the tick: a task httpat cannot build (an unset
-//! `${VAR}`, a URL that no longer renders) is cancelled with the error as its reason and the
-//! error in the log file; one whose endpoint is down waits to be retried; one the endpoint
-//! rejects fails; the tick sends all the others, exits 0, and says one stderr line per task that
-//! failed for good or was cancelled.
+//! Invariant 4, one bad task never stops the tick: a task httpat cannot build (a URL that no
+//! longer renders, a damaged row of the task or of its endpoint) is cancelled with the error as
+//! its reason and the error in the log file; one whose endpoint is down waits to be retried; one
+//! the endpoint rejects fails; the tick sends all the others, exits 0, and says one stderr line
+//! per task that failed for good or was cancelled. (A variable the tick's environment lacks is
+//! the tick's fault, not the task's: see tests/missing_secrets.rs.)
 
 mod common;
 
-use common::{closed_port, httpat, Env, Reply, Server};
+use common::{closed_port, httpat, open_db, Env, Reply, Server};
 use serde_json::Value;
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 const GOOD: usize = 5;
 
 struct Tasks {
-    unset_var: i64,
+    damaged_args: i64,
+    damaged_endpoint: i64,
     unrenderable: i64,
     refused: i64,
     not_found: i64,
@@ -31,9 +33,9 @@ fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
         env.ok(&args);
     };
     register(
-        "needs-secret",
-        &server.url("/secret"),
-        &["--header", "X-Token: ${UNSET_VAR}"],
+        "damaged",
+        &server.url("/damaged"),
+        &["--header", "X-Token: ${IMS_TOKEN}"],
     );
     register("moved", &server.url("/rolls/{roll}"), &[]);
     register("down", &closed, &[]);
@@ -46,7 +48,8 @@ fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
         env.schedule(&args)
     };
     let tasks = Tasks {
-        unset_var: bad("needs-secret", &[]),
+        damaged_args: bad("good", &["--arg", "n=damaged"]),
+        damaged_endpoint: bad("damaged", &[]),
         unrenderable: bad("moved", &["--arg", "roll=CCT-0042"]),
         refused: bad("down", &[]),
         not_found: bad("missing", &[]),
@@ -56,6 +59,19 @@ fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
     };
     // The endpoint changes after the task was scheduled: its URL no longer renders.
     register("moved", &server.url("/batches/{batch}"), &[]);
+    // Rows damaged behind httpat's back: sent as they read, the requests would lack their
+    // arguments and the endpoint's token.
+    let conn = open_db(&env.db);
+    conn.execute(
+        "UPDATE tasks SET args = '{\"n\": ' WHERE id = ?1",
+        [tasks.damaged_args],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE endpoints SET headers = '[[\"X-Token\"' WHERE name = 'damaged'",
+        [],
+    )
+    .unwrap();
     tasks
 }
 
@@ -69,7 +85,7 @@ fn bad_tasks_do_not_stop_the_tick(concurrency: &str) {
     let tasks = bad_and_good_tasks(&env, &server);
 
     let out = httpat(&env, NOW, &["tick", "--concurrency", concurrency])
-        .env_remove("UNSET_VAR")
+        .env("IMS_TOKEN", "s3cret")
         .output()
         .expect("run httpat tick");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -92,20 +108,28 @@ fn bad_tasks_do_not_stop_the_tick(concurrency: &str) {
         assert_eq!(show(&env, *id)["state"], "succeeded", "good task {id}");
     }
 
-    // The unset variable: cancelled, the reason names it, the log holds the task.
-    let task = show(&env, tasks.unset_var);
-    assert_eq!(task["state"], "cancelled", "{task:#}");
-    let reason = task["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("UNSET_VAR"), "reason: {reason:?}");
-    assert!(
-        server.requests().iter().all(|r| r.path() != "/secret"),
-        "a request with an unset variable was sent"
-    );
+    // The damaged rows: cancelled, the reason names the task or endpoint and the column, the
+    // log holds the task, and nothing was sent without its arguments or headers.
     let log = std::fs::read_to_string(&env.log).unwrap_or_default();
+    for (id, names) in [
+        (tasks.damaged_args, format!("task {}:", tasks.damaged_args)),
+        (tasks.damaged_endpoint, "endpoint \"damaged\"".to_string()),
+    ] {
+        let task = show(&env, id);
+        assert_eq!(task["state"], "cancelled", "{task:#}");
+        let reason = task["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(&names) && reason.contains("column") && reason.contains("damaged"),
+            "reason: {reason:?}"
+        );
+        assert!(
+            log.contains(&format!("task {id}")) && log.contains("damaged"),
+            "the log file does not tell about task {id}:\n{log}"
+        );
+    }
     assert!(
-        log.contains(&format!("task {}", tasks.unset_var)) && log.contains("UNSET_VAR"),
-        "the log file does not tell about task {}:\n{log}",
-        tasks.unset_var
+        server.requests().iter().all(|r| r.path() != "/damaged"),
+        "a request of a damaged endpoint was sent"
     );
 
     // The URL that no longer renders: cancelled, the reason names the missing argument.
@@ -132,8 +156,13 @@ fn bad_tasks_do_not_stop_the_tick(concurrency: &str) {
 
     // cron's mail: one line per task that failed for good or was cancelled, nothing else.
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 3, "stderr:\n{stderr}");
-    for id in [tasks.unset_var, tasks.unrenderable, tasks.not_found] {
+    assert_eq!(lines.len(), 4, "stderr:\n{stderr}");
+    for id in [
+        tasks.damaged_args,
+        tasks.damaged_endpoint,
+        tasks.unrenderable,
+        tasks.not_found,
+    ] {
         let about = format!("task {id} ");
         assert_eq!(
             lines.iter().filter(|l| l.contains(&about)).count(),
