@@ -231,3 +231,62 @@ fn a_bad_age_is_bad_usage_and_changes_nothing() {
     }
     refused_unchanged(&h.env, &["prune"], 2);
 }
+
+#[test]
+fn prune_keeps_each_hosts_latest_tick_so_status_still_sees_the_executor() {
+    let mut env = Env::new();
+    env.register_release_roll();
+    for (at, host) in [
+        ("2026-11-25T11:57:00Z", "line-a"),
+        ("2026-11-25T11:58:00Z", "line-b"),
+        ("2026-11-25T11:59:00Z", "line-a"),
+    ] {
+        env.now(at);
+        let out = common::httpat(&env, at, &["tick"])
+            .env("HTTPAT_HOST", host)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    env.now("2026-11-25T12:00:00Z");
+    // Due, and the last tick ended a minute ago: the executor is alive.
+    env.schedule(&["release-roll", "--at", "now", "--arg", "roll=CCT-0042"]);
+    let pruned = env.json(&["prune", "--older-than", "0s"]);
+    assert_eq!(pruned["ticks"], 1, "{pruned:#}");
+    let hosts: Vec<String> = env.json(&["status"])["ticks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            t["id"]
+                .as_str()
+                .unwrap()
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(hosts, vec!["line-a", "line-b"]);
+    exits(&env, &["status", "--check"], 0);
+}
+
+#[test]
+fn task_ids_are_never_given_again_after_a_prune() {
+    let mut env = Env::new();
+    env.register_release_roll();
+    let ids: Vec<i64> = (0..3)
+        .map(|n| env.schedule(&["release-roll", "--in", "1h", "--arg", &format!("roll={n}")]))
+        .collect();
+    for id in &ids {
+        env.ok(&["cancel", &id.to_string()]);
+    }
+    env.now("2026-11-25T12:01:00Z");
+    let pruned = env.json(&["prune", "--older-than", "0s"]);
+    assert_eq!(pruned["tasks"], 3, "{pruned:#}");
+    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), 0);
+    let next = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=new"]);
+    assert_eq!(next, ids[2] + 1, "an id of a pruned task was given again");
+    let (_, stderr) = exits(&env, &["show", &ids[0].to_string()], 3);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}

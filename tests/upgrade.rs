@@ -177,3 +177,119 @@ fn a_version_1_database_is_migrated_and_nothing_is_lost() {
     let new_id = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=new"]);
     assert!(new_id > id);
 }
+
+/// The schema as the previous release left it: versions 1 to 3.
+const PREVIOUS: [&str; 3] = [
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_recurring.sql"),
+    include_str!("../migrations/0003_claim_index.sql"),
+];
+
+#[test]
+fn a_database_of_the_previous_version_is_migrated_and_nothing_is_lost() {
+    let mut env = Env::new();
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let old_tick = format!("{host}:2147483000:0badcafe");
+    {
+        let conn = rusqlite::Connection::open(&env.db).unwrap();
+        for (version, sql) in PREVIOUS.iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version as i64 + 1)
+                .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
+             success, created_at, updated_at) VALUES ('release-roll', 'POST', \
+             'http://127.0.0.1:9/rolls/{roll}/release', '[]', 10000, 5, '2xx', 0, 0)",
+            [],
+        )
+        .unwrap();
+        let at = ms("2026-11-25T11:00:00Z");
+        // 1 scheduled, 2 held by a tick of the previous version (its lease runs to 12:05),
+        // 3 succeeded: the highest id, finished long ago.
+        for (id, tick, lease, outcome, finished) in [
+            (1, None, None, None, None),
+            (
+                2,
+                Some(old_tick.as_str()),
+                Some(ms("2026-11-25T12:05:00Z")),
+                None,
+                None,
+            ),
+            (
+                3,
+                None,
+                None,
+                Some("succeeded"),
+                Some(ms("2026-01-01T00:00:00Z")),
+            ),
+        ] {
+            conn.execute(
+                "INSERT INTO tasks (id, endpoint, args, created_at, due_at, next_attempt_at, \
+                 attempts, tick_id, lease_until, outcome, finished_at) \
+                 VALUES (?1, 'release-roll', ?2, ?3, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    id,
+                    format!("{{\"roll\":\"R{id}\"}}"),
+                    at + id * 1000,
+                    i64::from(tick.is_some()),
+                    tick,
+                    lease,
+                    outcome,
+                    finished
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO attempts (task_id, number, tick_id, started_at) VALUES (2, 1, ?1, ?2)",
+            rusqlite::params![old_tick, at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO ticks (id, started_at) VALUES (?1, ?2)",
+            rusqlite::params![old_tick, at],
+        )
+        .unwrap();
+    }
+
+    let listed = env.json(&["list"]);
+    let states: Vec<(i64, String)> = listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_i64().unwrap(),
+                t["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (1, "due".to_string()),
+            (2, "running".to_string()),
+            (3, "succeeded".to_string())
+        ]
+    );
+    let status = env.json(&["status"]);
+    assert_eq!(status["ticks"][0]["id"], old_tick.as_str(), "{status:#}");
+
+    // The old tick left no boot or namespace: only its lease can free its task, even here.
+    env.ok(&["tick"]);
+    assert_eq!(env.json(&["show", "2"])["state"], "running");
+
+    // Pruning the highest id does not give it again.
+    let pruned = env.json(&["prune", "--older-than", "90d"]);
+    assert_eq!(pruned["tasks"], 1, "{pruned:#}");
+    env.now("2026-11-25T12:10:00Z");
+    let next = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=new"]);
+    assert_eq!(next, 4);
+    env.ok(&["tick"]);
+    let recovered = env.json(&["show", "2"]);
+    assert_eq!(
+        recovered["attempts"][0]["outcome"], "interrupted",
+        "{recovered:#}"
+    );
+}

@@ -135,6 +135,18 @@ pub struct PruneCounts {
     pub ticks: u64,
 }
 
+/// The tick records `prune` may delete: started before the cutoff (`?1`), and none that `status`
+/// or recovery reads.
+const OLD_TICKS: &str = "started_at < ?1 \
+     AND id NOT IN (SELECT tick_id FROM tasks WHERE tick_id IS NOT NULL) \
+     AND id NOT IN (SELECT (SELECT id FROM ticks latest WHERE latest.host IS hosts.host \
+                            ORDER BY started_at DESC, rowid DESC LIMIT 1) \
+                    FROM (SELECT DISTINCT host FROM ticks) hosts) \
+     AND id NOT IN (SELECT (SELECT id FROM ticks latest WHERE latest.host IS hosts.host \
+                              AND ended_at IS NOT NULL \
+                            ORDER BY ended_at DESC, rowid DESC LIMIT 1) \
+                    FROM (SELECT DISTINCT host FROM ticks) hosts)";
+
 /// Counting stops here, so that `list` stays fast on millions of tasks.
 pub const COUNT_CAP: u64 = 10_000;
 
@@ -143,11 +155,15 @@ impl Store {
     pub fn insert_task(&self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<i64> {
         let args = serde_json::to_string(&task.args)?;
         let due = millis_not_before(task.due_at);
+        // The id is one above any ever given, pruned ones included: an id in an old log line
+        // never names another task.
         self.conn
             .prepare_cached(
-                "INSERT INTO tasks (endpoint, args, key, priority, max_attempts, agent, created_at, \
-                     due_at, next_attempt_at, schedule) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
+                     created_at, due_at, next_attempt_at, schedule) \
+                 VALUES ((SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
+                          FROM id_marks WHERE name = 'tasks'), \
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
             )?
             .execute(params![
                 task.endpoint,
@@ -368,7 +384,9 @@ impl Store {
     }
 
     /// Deletes (or, for a dry run, counts) finished tasks that finished before `cutoff`, with
-    /// their attempts and transitions, and tick records that started before it.
+    /// their attempts and transitions, and tick records that started before it, except each
+    /// host's latest tick and latest ended tick (`status` reads them) and any tick that holds a
+    /// task (recovery reads it).
     pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
         let cutoff = millis(cutoff);
         let count = |sql: &str| -> Result<u64> {
@@ -387,9 +405,15 @@ impl Store {
             transitions: count(&format!(
                 "SELECT count(*) FROM transitions WHERE task_id IN ({old})"
             ))?,
-            ticks: count("SELECT count(*) FROM ticks WHERE started_at < ?1")?,
+            ticks: count(&format!("SELECT count(*) FROM ticks WHERE {OLD_TICKS}"))?,
         };
         if !dry_run {
+            self.conn
+                .prepare_cached(
+                    "UPDATE id_marks SET high = max(high, (SELECT coalesce(max(id), 0) FROM tasks)) \
+                     WHERE name = 'tasks'",
+                )?
+                .execute([])?;
             self.conn
                 .prepare_cached(&format!("DELETE FROM attempts WHERE task_id IN ({old})"))?
                 .execute([cutoff])?;
@@ -400,7 +424,7 @@ impl Store {
                 .prepare_cached("DELETE FROM tasks WHERE outcome IS NOT NULL AND finished_at < ?1")?
                 .execute([cutoff])?;
             self.conn
-                .prepare_cached("DELETE FROM ticks WHERE started_at < ?1")?
+                .prepare_cached(&format!("DELETE FROM ticks WHERE {OLD_TICKS}"))?
                 .execute([cutoff])?;
         }
         Ok(counts)
