@@ -19,38 +19,41 @@ pub struct Cli {
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
-  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release' \\
+  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release/' \\
       --header 'Authorization: Bearer ${IMS_TOKEN}'
   httpat schedule release-roll --in 36h --arg roll=CCT-0042
   httpat list --state due,retrying
   * * * * *  httpat tick        (crontab line: send what is due, every minute)";
+
+/// The heading under which `--help` lists the options every subcommand takes.
+const GLOBAL: &str = "Global options";
 
 /// Options accepted by every subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
     /// The database file [default: $XDG_DATA_HOME/httpat/httpat.db, else
     /// ~/.local/share/httpat/httpat.db]
-    #[arg(long, global = true, env = "HTTPAT_DB", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HTTPAT_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// Where errors are written in full [default: httpat.log beside the database]
-    #[arg(long, global = true, env = "HTTPAT_LOG", value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HTTPAT_LOG", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
     /// Say more on stderr (repeat for more)
-    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
     /// Say less on stderr: errors only
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Machine-readable output: one JSON document with stable field names
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// Show times in UTC instead of the local zone (stored times are always UTC)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub utc: bool,
 }
 
@@ -75,7 +78,9 @@ pub enum Command {
     /// Tasks as a table: id, endpoint, state, when, attempts, last result, agent.
     ///
     /// STATE is one or more of scheduled, due, running, retrying, succeeded, failed, cancelled,
-    /// comma-separated. Tasks are listed by the time they are (or were) due.
+    /// comma-separated. Tasks are listed in the order they fall due (their next attempt time).
+    /// WHEN is when an unfinished task will be sent (its next attempt, for one that is retrying),
+    /// and when a finished one ended.
     List(ListArgs),
     /// One task whole: its request, arguments, times, state, every attempt and every transition.
     Show(ShowArgs),
@@ -183,7 +188,7 @@ pub struct RegisterArgs {
 const REGISTER_EXAMPLES: &str = "\
 Examples:
   # The factory's release of a cooled roll (the token is read when the request is sent):
-  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release' \\
+  httpat register release-roll --url 'https://ims.example/rolls/{roll}/release/' \\
       --header 'Authorization: Bearer ${IMS_TOKEN}' --timeout 10s --success 2xx,409
 
   # Change only the timeout:
@@ -218,7 +223,12 @@ pub struct ScheduleArgs {
     pub at: Option<String>,
 
     /// How long from now to send, e.g. `36h`, `1d 12h`, `90m`
-    #[arg(long = "in", id = "in_", value_name = "DURATION")]
+    #[arg(
+        long = "in",
+        id = "in_",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub in_: Option<String>,
 
     /// The zone of a local `--at` time (IANA name, e.g. `Europe/Riga`) [default: local zone]

@@ -45,8 +45,12 @@ impl CronRule {
         if !trimmed.starts_with('@') && trimmed.split_whitespace().count() != 5 {
             return Err(usage(format!(
                 "cron expression \"{expression}\" must have 5 fields (minute hour day-of-month \
-                 month day-of-week), or be @hourly, @daily, @weekly or @monthly"
+                 month day-of-week), or be @hourly, @daily, @weekly, @monthly or @yearly"
             )));
+        }
+        if !trimmed.starts_with('@') {
+            check_ranges(trimmed)
+                .map_err(|e| usage(format!("cron expression \"{expression}\": {e}")))?;
         }
         let cron = CronParser::builder()
             .seconds(Seconds::Disallowed)
@@ -157,6 +161,53 @@ pub fn local_zone() -> Zone {
         .unwrap_or_else(Zone::utc)
 }
 
+/// The five fields: name in messages, what its values are called, and their range.
+const FIELDS: [(&str, &str, u32, u32); 5] = [
+    ("minute", "minutes are", 0, 59),
+    ("hour", "hours are", 0, 23),
+    ("day of month", "days of the month are", 1, 31),
+    ("month", "months are", 1, 12),
+    ("day of week", "days of the week are", 0, 7),
+];
+
+/// Checks every number of a 5-field expression against its field's range, so that an error
+/// names the field and the range (`hour 25: hours are 0-23`) instead of the parser's words.
+/// Names (`jan`, `mon`) and the parser's other syntax are left to the parser.
+fn check_ranges(expression: &str) -> Result<(), String> {
+    for (text, (field, values_are, low, high)) in expression.split_whitespace().zip(FIELDS) {
+        for part in text.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (part, None),
+            };
+            if let Some(step) = step.and_then(|s| s.parse::<u32>().ok()) {
+                if step == 0 || step > high {
+                    return Err(format!(
+                        "{field} step /{step}: a step is 1 to {high} in that field"
+                    ));
+                }
+            }
+            for value in range.split('-') {
+                let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+                let Ok(number) = digits.parse::<u32>() else {
+                    continue;
+                };
+                if !(low..=high).contains(&number) {
+                    let sunday = if field == "day of week" {
+                        " (0 and 7 are Sunday)"
+                    } else {
+                        ""
+                    };
+                    return Err(format!(
+                        "{field} {number}: {values_are} {low}-{high}{sunday}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +302,12 @@ mod tests {
             "@weekly",
             "@monthly",
             "@hourly",
+            "@yearly",
+            "@annually",
+            "0 6 L * *",
+            "0 6 * * 5#2",
+            "0 6 * jan-mar mon-fri",
+            "*/59 23 31 12 7",
         ] {
             assert!(CronRule::parse(good, zone.clone()).is_ok(), "{good}");
         }

@@ -133,8 +133,12 @@ impl TaskView {
     /// `default_max_attempts` is the endpoint's budget, used when the task has none of its own.
     pub fn new(task: &Task, now: DateTime<Utc>, default_max_attempts: u32) -> TaskView {
         let state = task.state(now);
-        // The time the list is sorted by: when it is (or was last) due.
-        let when = task.next_attempt_at;
+        // What `list` shows as WHEN: when an unfinished task will be sent (its next attempt),
+        // when a finished one ended.
+        let when = task
+            .finished_at
+            .filter(|_| state.is_finished())
+            .unwrap_or(task.next_attempt_at);
         TaskView {
             id: task.id,
             endpoint: task.endpoint.clone(),

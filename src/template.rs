@@ -1,4 +1,4 @@
-//! URL templates: `https://ims.example/rolls/{roll}/release`, placeholders filled from a task's
+//! URL templates: `https://ims.example/rolls/{roll}/release/`, placeholders filled from a task's
 //! arguments and percent-encoded, so that an argument can never change the URL's shape.
 
 use anyhow::Result;

@@ -307,6 +307,80 @@ const CASES: &[Case] = &[
         3,
         &["no-such-endpoint"],
     ),
+    ours(
+        &["retry", "{cancelled}", "--at", "2026-01-01T00:00:00Z"],
+        3,
+        &["{cancelled}", "earlier"],
+    ),
+    ours(
+        &["retry", "--endpoint", "nope"],
+        3,
+        &["nope", "not registered"],
+    ),
+    clap(
+        &["retry", "{cancelled}", "--endpoint", "release-roll"],
+        &["--endpoint"],
+    ),
+    clap(&["retry", "--after", "now"], &["--endpoint"]),
+    // the first deployment's stumbles
+    ours(
+        &[
+            "schedule",
+            "release-roll",
+            "--in",
+            "1h",
+            "--arg",
+            "roll=X",
+            "--arg",
+            "roll=Y",
+        ],
+        2,
+        &["\"roll\" is given twice", "roll=X", "roll=Y"],
+    ),
+    ours(
+        &[
+            "schedule",
+            "release-roll",
+            "--in",
+            "1h",
+            "--args",
+            "{\"roll\": \"X\"}",
+            "--arg",
+            "roll=Y",
+        ],
+        2,
+        &["\"roll\" is given twice"],
+    ),
+    ours(
+        &["schedule", "release-roll", "--in", "-5m", "--arg", "roll=X"],
+        2,
+        &["cannot be negative", "--at"],
+    ),
+    ours(
+        &["recur", "nightly", "release-roll", "--cron", "0 25 * * *"],
+        2,
+        &["hour 25: hours are 0-23"],
+    ),
+    ours(
+        &["--db", "postgres://alice:s3cret@dbhost/httpat", "list"],
+        2,
+        &["postgres://alice@dbhost/httpat"],
+    ),
+    ours(
+        &["--db", "mysql://dbhost/httpat", "list"],
+        2,
+        &["postgres://", "file path"],
+    ),
+    ours(
+        &[
+            "register",
+            "release-roll",
+            "--header",
+            "Authorization: Bearer $IMS_TOKEN",
+        ],
+        2,
+        &["${IMS_TOKEN}"],
+    ),
     // other commands' malformed options
     ours(&["prune", "--older-than", "ages"], 2, &["ages"]),
     ours(&["tick", "--max-runtime", "forever"], 2, &["forever"]),

@@ -93,3 +93,35 @@ fn help_describes_every_subcommand_and_each_page_starts_with_its_description() {
         );
     }
 }
+
+#[test]
+fn help_lists_the_global_options_under_their_own_heading() {
+    for command in ["schedule", "tick", "list", "register"] {
+        let out = assert_cmd::Command::cargo_bin("httpat")
+            .unwrap()
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let (own, global) = help
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("`{command} --help` has no Global options heading:\n{help}"));
+        for option in [
+            "--db",
+            "--log-file",
+            "--json",
+            "--utc",
+            "--quiet",
+            "--verbose",
+        ] {
+            assert!(
+                global.contains(option),
+                "{command}: {option} under Global options"
+            );
+            assert!(
+                !own.contains(&format!("{option} ")) && !own.contains(&format!("{option}\n")),
+                "{command}: {option} listed among the command's own options:\n{own}"
+            );
+        }
+    }
+}

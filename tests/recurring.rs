@@ -128,11 +128,16 @@ fn bad_cron_expressions_and_unknown_zones_exit_2_with_the_reason_and_store_nothi
         &["existing", "export", "--cron", "0 6 * * *", "--tz", RIGA],
     );
     // (expression, fragments of which the reason must hold one)
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 8] = [
+        ("61 * * * *", &["minute 61: minutes are 0-59"]),
+        ("0 25 * * *", &["hour 25: hours are 0-23"]),
         (
-            "61 * * * *",
-            &["out of bounds", "out of range", "0-59", "0 and 59"],
+            "0 6 32 * *",
+            &["day of month 32: days of the month are 1-31"],
         ),
+        ("0 6 * 13 *", &["month 13: months are 1-12"]),
+        ("0 6 * * 8", &["day of week 8: days of the week are 0-7"]),
+        ("0 6-30 * * *", &["hour 30: hours are 0-23"]),
         ("* * * *", &["5 fields", "five fields"]),
         (
             "@sometimes",

@@ -422,3 +422,24 @@ fn a_database_path_under_proc_is_refused_with_exit_1_naming_the_path() {
         }
     }
 }
+
+#[test]
+fn a_damaged_database_is_named_once_with_what_to_do() {
+    let env = Env::new();
+    std::fs::write(
+        &env.db,
+        "this is not an SQLite database, only text ".repeat(40),
+    )
+    .unwrap();
+    let out = run(httpat(&env, BASE, &["list"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let path = env.db.display().to_string();
+    assert_eq!(stderr.matches(&path).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("damaged or not an httpat database")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -106,6 +106,12 @@ impl TaskSpec {
         let due_at = match (&self.at, &self.in_) {
             (Some(_), Some(_)) => return Err(usage("give --at or --in, not both")),
             (Some(at), None) => when::parse_time(at, now, zone)?,
+            (None, Some(duration)) if duration.trim_start().starts_with('-') => {
+                return Err(usage(format!(
+                    "--in {duration}: a duration cannot be negative; for a time in the past \
+                     give --at (a time, or now)"
+                )))
+            }
             (None, Some(duration)) => when::after(now, when::parse_duration(duration)?)?,
             (None, None) => return Err(usage("say when: --at TIME or --in DURATION")),
         };
@@ -272,7 +278,15 @@ pub fn build_args(json: Option<Value>, pairs: &[String]) -> Result<Map<String, V
         if key.is_empty() {
             return Err(usage(format!("--arg \"{pair}\" has an empty KEY")));
         }
-        args.insert(key.to_string(), Value::String(value.to_string()));
+        let value = Value::String(value.to_string());
+        if let Some(first) = args.insert(key.to_string(), value) {
+            return Err(usage(format!(
+                "argument \"{key}\" is given twice ({key}={} and {pair}): give it once",
+                first
+                    .as_str()
+                    .map_or_else(|| first.to_string(), str::to_string)
+            )));
+        }
     }
     Ok(args)
 }

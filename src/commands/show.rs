@@ -39,7 +39,12 @@ pub struct AttemptView {
     pub content_type: Option<String>,
     pub retry_after: Option<String>,
     pub location: Option<String>,
+    /// The stored body as text; null when there is none or it is not UTF-8 text.
     pub body: Option<String>,
+    /// How many bytes of body are stored (null when none).
+    pub body_bytes: Option<usize>,
+    /// True when the stored body is not UTF-8 text (`body` is then null).
+    pub body_binary: bool,
     pub body_truncated: bool,
     pub request: Option<serde_json::Value>,
 }
@@ -93,6 +98,9 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
 }
 
 fn attempt_view(attempt: AttemptRecord) -> AttemptView {
+    let body_bytes = attempt.body.as_ref().map(Vec::len);
+    let body = attempt.body.map(String::from_utf8);
+    let body_binary = matches!(body, Some(Err(_)));
     AttemptView {
         number: attempt.number,
         tick_id: attempt.tick_id,
@@ -104,12 +112,24 @@ fn attempt_view(attempt: AttemptRecord) -> AttemptView {
         content_type: attempt.content_type,
         retry_after: attempt.retry_after,
         location: attempt.location,
-        body: attempt
-            .body
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        body: body.and_then(Result::ok),
+        body_bytes,
+        body_binary,
         body_truncated: attempt.body_truncated,
         request: attempt.request.and_then(|r| serde_json::from_str(&r).ok()),
     }
+}
+
+/// Text safe for a terminal: control characters (an escape sequence in a body would move the
+/// cursor or change colours) are shown escaped; line breaks and tabs stay.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn transition_view(transition: TransitionRecord) -> TransitionView {
@@ -206,17 +226,21 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
         if let Some(retry_after) = &attempt.retry_after {
             crate::outln!("      Retry-After: {retry_after}");
         }
-        if let Some(body) = attempt.body.as_deref().filter(|b| !b.is_empty()) {
-            let cut = if attempt.body_truncated {
-                " (truncated)"
-            } else {
-                ""
-            };
-            let content_type = attempt.content_type.as_deref().unwrap_or("body");
-            crate::outln!(
+        let cut = if attempt.body_truncated {
+            " (truncated)"
+        } else {
+            ""
+        };
+        let content_type = attempt.content_type.as_deref().unwrap_or("body");
+        match (&attempt.body, attempt.body_bytes) {
+            (Some(body), _) if !body.is_empty() => crate::outln!(
                 "      {content_type}{cut}: {}",
-                body.replace('\n', "\n      ")
-            );
+                printable(body).replace('\n', "\n      ")
+            ),
+            (None, Some(bytes)) if attempt.body_binary => {
+                crate::outln!("      {content_type}{cut}: {bytes} bytes of binary data")
+            }
+            _ => {}
         }
     }
     crate::outln!();
