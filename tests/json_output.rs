@@ -486,3 +486,109 @@ fn schedule_json_with_the_same_key_and_the_same_arguments_in_another_form() {
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["existing"], true);
 }
+
+#[test]
+fn show_json_names_the_attempts_list_and_the_count_apart() {
+    let env = Env::new();
+    let server = common::Server::start();
+    env.ok(&["register", "hook", "--url", &server.url("/hook")]);
+    let id = env.schedule(&["hook", "--at", "now"]);
+    env.ok(&["tick"]);
+    // Env::json refuses a document with a duplicate key anywhere.
+    let task = env.json(&["show", &id.to_string()]);
+    assert_eq!(task["attempts_used"], 1, "{task:#}");
+    assert_eq!(
+        task["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "{task:#}"
+    );
+    let raw = env.ok(&["show", "--json", &id.to_string()]);
+    assert_eq!(raw.matches("\"attempts\"").count(), 1, "{raw}");
+}
+
+#[test]
+fn cancel_and_retry_json_say_what_they_did() {
+    let env = Env::new();
+    env.register_release_roll();
+    let first = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=A"]);
+    let second = env.schedule(&["release-roll", "--in", "2h", "--arg", "roll=B"]);
+    env.ok(&["cancel", &second.to_string()]);
+    let cancelled = env.json(&["cancel", &first.to_string(), &second.to_string()]);
+    assert_eq!(
+        cancelled,
+        json!([
+            {"id": first, "was": "scheduled", "state": "cancelled"},
+            {"id": second, "was": "cancelled", "state": "cancelled"}
+        ])
+    );
+    let retried = env.json(&["retry", &first.to_string()]);
+    assert_eq!(
+        retried,
+        json!({
+            "endpoint": null,
+            "retried": [{
+                "id": first,
+                "was": "cancelled",
+                "state": "scheduled",
+                "next_attempt_at": "2026-11-25T13:00:00.000Z"
+            }]
+        })
+    );
+}
+
+#[test]
+fn tick_and_dry_run_json_say_what_was_and_would_be_sent() {
+    let env = Env::new();
+    let server = common::Server::start();
+    server.answer("/gone", 404, "no");
+    env.ok(&["register", "hook", "--url", &server.url("/hook")]);
+    env.ok(&["register", "gone", "--url", &server.url("/gone")]);
+    let ok = env.schedule(&["hook", "--at", "now", "--arg", "roll=A"]);
+    let bad = env.schedule(&["gone", "--at", "now"]);
+
+    let plans = env.json(&["tick", "--dry-run"]);
+    let plans = plans.as_array().expect("an array of tasks");
+    assert_eq!(plans.len(), 2);
+    for plan in plans {
+        has_fields(
+            plan,
+            &["id", "endpoint", "due_at", "action", "request", "reason"],
+        );
+        assert_eq!(plan["action"], "send");
+        has_fields(&plan["request"], &["method", "url", "headers", "body"]);
+    }
+    assert_eq!(server.count(), 0, "a dry run sends nothing");
+    assert_eq!(
+        env.json(&["tick", "--dry-run"]).as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let report = env.json(&["tick"]);
+    has_fields(
+        &report,
+        &[
+            "tick_id",
+            "recovered",
+            "fired",
+            "sent",
+            "succeeded",
+            "retrying",
+            "failed",
+            "cancelled",
+            "ended",
+            "missing_variables",
+        ],
+    );
+    assert_eq!(report["sent"], 2, "{report:#}");
+    assert_eq!(report["succeeded"], 1);
+    assert_eq!(report["failed"], 1);
+    assert_eq!(report["ended"][0]["id"], bad, "{report:#}");
+    assert_eq!(report["ended"][0]["state"], "failed");
+    assert!(report["ended"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("404"));
+    assert_eq!(report["missing_variables"], json!([]));
+    assert_eq!(common::state_of(&env, ok), "succeeded");
+    assert_eq!(env.json(&["tick", "--dry-run"]), json!([]));
+}

@@ -98,15 +98,24 @@ fn check(args: &TickArgs) -> Result<Options> {
     })
 }
 
+/// What a tick would do with a due task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Send,
+    /// The tick's environment lacks a variable the request reads: the task stays due.
+    Wait,
+    /// The request cannot be built: the executor would cancel the task.
+    Cancel,
+}
+
 /// One task as `tick --dry-run` shows it.
 #[derive(Debug, Serialize)]
 pub struct WouldSend {
     pub id: i64,
     pub endpoint: String,
     pub due_at: String,
-    /// `send`, `wait` (the tick's environment lacks a variable) or `cancel` (the request cannot
-    /// be built).
-    pub action: &'static str,
+    pub action: Action,
     /// The request as it would be sent, secrets as `${VAR}`; null unless `action` is `send`.
     pub request: Option<RequestPlan>,
     /// Why the task would wait or be cancelled.
@@ -127,12 +136,12 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<
                 id: task.id,
                 endpoint: task.endpoint.clone(),
                 due_at: when::rfc3339(task.next_attempt_at),
-                action: "send",
+                action: Action::Send,
                 request: None,
                 reason: None,
             };
             if let Some(variables) = missing.get(&task.endpoint) {
-                would.action = "wait";
+                would.action = Action::Wait;
                 would.reason = Some(format!(
                     "the tick's environment lacks {}",
                     variables.join(", ")
@@ -146,7 +155,7 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<
             match plan {
                 Ok(plan) => would.request = Some(plan),
                 Err(e) => {
-                    would.action = "cancel";
+                    would.action = Action::Cancel;
                     would.reason = Some(format!("{e:#}"));
                 }
             }
@@ -166,8 +175,8 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<
         );
         let reason = would.reason.as_deref().unwrap_or_default();
         match (would.action, &would.request) {
-            ("wait", _) => crate::outln!("{header}: would wait: {reason}"),
-            (_, Some(plan)) => {
+            (Action::Wait, _) => crate::outln!("{header}: would wait: {reason}"),
+            (Action::Send, Some(plan)) => {
                 crate::outln!("{header}: {} {}", plan.method, plan.url);
                 for (name, value) in &plan.headers {
                     crate::outln!("  {name}: {value}");
