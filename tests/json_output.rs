@@ -592,3 +592,10 @@ fn tick_and_dry_run_json_say_what_was_and_would_be_sent() {
     assert_eq!(common::state_of(&env, ok), "succeeded");
     assert_eq!(env.json(&["tick", "--dry-run"]), json!([]));
 }
+
+#[test]
+fn the_strict_reader_refuses_a_duplicate_key() {
+    assert!(common::parse_strict(r#"{"a": 1, "b": [{"c": 2}]}"#).is_ok());
+    let error = common::parse_strict(r#"{"a": 1, "b": {"c": 2, "c": 3}}"#).unwrap_err();
+    assert!(error.to_string().contains("duplicate key \"c\""), "{error}");
+}

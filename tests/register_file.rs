@@ -84,7 +84,7 @@ fn the_shipped_example_creates_four_endpoints_and_is_unchanged_the_second_time()
         .find(|(name, _)| name == "release-roll")
         .expect("release-roll is registered")
         .1;
-    assert_eq!(release["url"], "https://ims.example/rolls/{roll}/release");
+    assert_eq!(release["url"], "https://ims.example/rolls/{roll}/release/");
     assert_eq!(release["timeout_ms"], 10_000);
     assert_eq!(release["max_attempts"], 8);
     assert_eq!(release["success"], "2xx,409");

@@ -85,13 +85,3 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Object(object))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_duplicate_key_is_refused() {
-        assert!(super::parse_strict(r#"{"a": 1, "b": [{"c": 2}]}"#).is_ok());
-        let error = super::parse_strict(r#"{"a": 1, "b": {"c": 2, "c": 3}}"#).unwrap_err();
-        assert!(error.to_string().contains("duplicate key \"c\""), "{error}");
-    }
-}
