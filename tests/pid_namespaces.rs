@@ -12,7 +12,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{httpat, show, Env, Server};
+use common::{httpat, run_under, show, Env, Server};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 /// Past any lease a tick at NOW takes (its runtime, the timeout and a margin).
@@ -39,30 +39,18 @@ const OTHER: usize = 0;
 /// `httpat ARGS` in a pid namespace of its own, as a container's tick, after `before` short
 /// processes (each takes a pid).
 fn in_namespace(env: &Env, now: &str, args: &[&str], before: usize) -> Command {
-    let inner = httpat(env, now, args);
-    let mut cmd = Command::new("unshare");
-    cmd.args([
+    let script = format!("{} wait; \"$0\" \"$@\"; true", "sleep 0 & ".repeat(before));
+    let launcher = [
+        "unshare",
         "--pid",
         "--fork",
         "--mount-proc",
         "--kill-child",
         "sh",
         "-c",
-    ])
-    .arg(format!(
-        "{} wait; \"$0\" \"$@\"; true",
-        "sleep 0 & ".repeat(before)
-    ))
-    .arg(inner.get_program())
-    .args(inner.get_args())
-    .stdin(Stdio::null());
-    for (name, value) in inner.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    cmd
+        &script,
+    ];
+    run_under(&launcher, httpat(env, now, args))
 }
 
 fn spawn(mut cmd: Command) -> Child {

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{describe, httpat, open_db, spawn_tick, Env, Server};
+use common::{describe, httpat, open_db, run_under, spawn_tick, Env, Server};
 use reliability::{
     minute, run, schedule_all, schedule_file, tally, task_lines, tick_until_done, with_stdin, BASE,
 };
@@ -26,23 +26,6 @@ const TASKS: usize = 300;
 fn limited(env: &Env, kib: u64, args: &[&str]) -> Command {
     let script = format!("trap '' XFSZ; ulimit -f {kib} || exit 99; exec \"$0\" \"$@\"");
     run_under(&["bash", "-c", &script], httpat(env, BASE, args))
-}
-
-/// `inner` (program, arguments and environment) run by `launcher`, a program with its own
-/// arguments that ends by executing the command line it is given; stdin is empty.
-fn run_under(launcher: &[&str], inner: Command) -> Command {
-    let mut cmd = Command::new(launcher[0]);
-    cmd.args(&launcher[1..])
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .stdin(Stdio::null());
-    for (name, value) in inner.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    cmd
 }
 
 /// Exit 1, nothing on stdout (no id acknowledged), no panic. Returns a complaint when the

@@ -127,6 +127,23 @@ pub fn httpat(env: &Env, now: &str, args: &[&str]) -> std::process::Command {
     cmd
 }
 
+/// `inner` (program, arguments and environment) run by `launcher`, a program with its own
+/// arguments that ends by executing the command line it is given; stdin is empty.
+pub fn run_under(launcher: &[&str], inner: std::process::Command) -> std::process::Command {
+    let mut cmd = std::process::Command::new(launcher[0]);
+    cmd.args(&launcher[1..])
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .stdin(Stdio::null());
+    for (name, value) in inner.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd
+}
+
 /// Starts `httpat ARGS` at `now` without waiting for it; stdout and stderr are piped.
 pub fn spawn(env: &Env, now: &str, args: &[&str]) -> Child {
     httpat(env, now, args)
