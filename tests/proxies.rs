@@ -172,6 +172,24 @@ fn all_proxy_is_the_fallback_for_both_schemes() {
 }
 
 #[test]
+fn a_proxy_variable_that_holds_no_proxy_url_is_a_retried_error_naming_it() {
+    let (ca, server) = https_server();
+    let (env, _) = env_for(&server.url("/hook"), Some(&ca));
+
+    let (state, id, _) = send(&env, &[("HTTPS_PROXY", "ftp://u:pw@proxy.example")]);
+
+    assert_eq!(state, "retrying");
+    let task = show(&env, id);
+    assert_eq!(
+        task["attempts"][0]["error"],
+        "proxy ftp://u:***@proxy.example (HTTPS_PROXY) is not a proxy URL: write it as \
+         http://HOST:PORT (or https://, socks5://)",
+        "{task:#}"
+    );
+    assert_eq!(server.count(), 0);
+}
+
+#[test]
 fn a_proxy_password_is_used_but_never_shown() {
     let (ca, server) = https_server();
     let (env, _) = env_for(&server.url("/hook"), Some(&ca));

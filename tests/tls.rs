@@ -158,6 +158,21 @@ fn a_ca_in_ssl_cert_file_is_trusted_as_the_system_store() {
 }
 
 #[test]
+fn an_empty_system_trust_store_fails_saying_so() {
+    let site = Site::new(&[]);
+    let id = site.schedule();
+
+    site.tick(&[("SSL_CERT_FILE", &site.env.path("no-such-bundle.pem"))]);
+
+    assert_failed_at_once(
+        &site.env,
+        id,
+        "no CA certificates could be loaded from the system trust store: install the \
+         ca-certificates package, or point SSL_CERT_FILE or SSL_CERT_DIR at certificates",
+    );
+}
+
+#[test]
 fn a_ca_in_a_folder_named_by_ssl_cert_dir_is_trusted_as_the_system_store() {
     let site = Site::new(&[]);
     let folder = site.env.path("certs");
