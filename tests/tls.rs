@@ -147,6 +147,64 @@ fn a_private_ca_given_with_ca_file_is_trusted() {
 }
 
 #[test]
+fn tls_connections_are_kept_alive_for_every_kind_of_endpoint() {
+    let client_ca = Ca::new("Factory clients CA");
+    let ca = Ca::new("Factory private CA");
+    let mutual = start_https(&ca.server_leaf(), Some(&client_ca));
+    let site = Site::with(ca, mutual, &[]);
+    let (cert, key) = client_ca
+        .client_leaf("httpat")
+        .write(site.env.dir.path(), "client");
+    let plain_tls = start_https(&site.ca.server_leaf(), None);
+    let system_url = plain_tls.url("/system");
+    let private_url = plain_tls.url("/private");
+    let endpoints: [(&str, Vec<&str>); 3] = [
+        ("system", vec!["--url", &system_url]),
+        (
+            "private",
+            vec!["--url", &private_url, "--ca-file", site.ca_path()],
+        ),
+        (
+            "ims",
+            vec![
+                "--ca-file",
+                site.ca_path(),
+                "--client-cert",
+                path_str(&cert),
+                "--client-key",
+                path_str(&key),
+            ],
+        ),
+    ];
+    for (name, options) in &endpoints {
+        let mut args = vec!["register", name];
+        args.extend(options.iter().copied());
+        site.env.ok(&args);
+        for n in 0..10 {
+            let roll = format!("roll=R{n}");
+            site.env.schedule(&[name, "--at", "now", "--arg", &roll]);
+        }
+    }
+    let mut cmd = site.env.cmd(&["tick", "--concurrency", "2"]);
+    cmd.env("SSL_CERT_FILE", &site.ca_file);
+    let out = cmd.output().expect("run httpat tick");
+    assert!(out.status.success(), "tick: {}", describe(&out));
+
+    assert_eq!(plain_tls.count() + site.server.count(), 30);
+    // Two workers: each kind of endpoint opens at most two connections, one per worker.
+    assert!(
+        plain_tls.connections() <= 4,
+        "{} connections",
+        plain_tls.connections()
+    );
+    assert!(
+        site.server.connections() <= 2,
+        "{} connections",
+        site.server.connections()
+    );
+}
+
+#[test]
 fn a_ca_in_ssl_cert_file_is_trusted_as_the_system_store() {
     let site = Site::new(&[]);
     let id = site.schedule();

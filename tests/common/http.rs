@@ -96,6 +96,8 @@ struct State {
     held: HashSet<String>,
     /// Every answer waits a random time in this range (both ends included).
     delay: (Duration, Duration),
+    /// Connections accepted (a TLS handshake each, behind `https.rs`).
+    connections: usize,
     stopped: bool,
 }
 
@@ -144,6 +146,7 @@ impl Server {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
+                    shared.lock().connections += 1;
                     let shared = Arc::clone(&shared);
                     let wrap = Arc::clone(&wrap);
                     std::thread::spawn(move || {
@@ -218,6 +221,11 @@ impl Server {
             .into_iter()
             .filter(|r| r.path() == path)
             .collect()
+    }
+
+    /// How many connections clients have opened.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().connections
     }
 
     /// How many requests have arrived.
