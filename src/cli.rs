@@ -134,7 +134,7 @@ pub struct RegisterArgs {
     pub name: Option<String>,
 
     /// Make the registry match a TOML file of endpoints, in one transaction, all or nothing
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key"])]
     pub file: Option<PathBuf>,
 
     /// With --file: remove endpoints the file does not name (refused for one with unfinished
@@ -183,6 +183,22 @@ pub struct RegisterArgs {
     /// Free text shown by `endpoints --json` and `show`
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+
+    /// Trust the CA certificates of this PEM file too, beside the system's trust store (a
+    /// private CA). The path is stored and the file read when a request is sent; `none` removes
+    /// it
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<String>,
+
+    /// Present this PEM client certificate (mutual TLS); goes with --client-key. Read when a
+    /// request is sent, so a renewed certificate needs no new registration; `none` removes it
+    #[arg(long, value_name = "PATH")]
+    pub client_cert: Option<String>,
+
+    /// The unencrypted PEM private key of --client-cert. Read when a request is sent; `none`
+    /// removes it
+    #[arg(long, value_name = "PATH")]
+    pub client_key: Option<String>,
 }
 
 const REGISTER_EXAMPLES: &str = "\
@@ -193,6 +209,10 @@ Examples:
 
   # Change only the timeout:
   httpat register release-roll --timeout 20s
+
+  # A server with a certificate from the factory's own CA, that asks for a client certificate:
+  httpat register release-roll --ca-file /etc/httpat/factory-ca.pem \\
+      --client-cert /etc/httpat/client.pem --client-key /etc/httpat/client.key
 
   # Stop new schedules while the old system is retired:
   httpat register release-roll --deprecate --reason 'use release-roll-v2'

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::usage;
 use crate::template::UrlTemplate;
+use crate::tls::TlsFiles;
 
 pub const DEFAULT_METHOD: &str = "POST";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,6 +26,8 @@ pub struct Endpoint {
     pub timeout: Duration,
     pub max_attempts: u32,
     pub success: SuccessStatuses,
+    /// A CA bundle to trust, a client certificate and key: paths, read when a request is sent.
+    pub tls: TlsFiles,
     pub description: Option<String>,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,

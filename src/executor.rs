@@ -1,6 +1,7 @@
-//! Sending requests: a fixed pool of worker threads sharing one HTTP agent (keep-alive,
-//! connection reuse). Each worker builds a task's request, expands its secrets at the last
-//! moment, sends it, and reports an `AttemptResult` with every secret masked.
+//! Sending requests: a fixed pool of worker threads sharing the tick's HTTP agents (keep-alive,
+//! connection reuse; one agent per TLS files, timeout and proxy). Each worker builds a task's
+//! request, expands its secrets at the last moment, sends it, and reports an `AttemptResult`
+//! with every secret masked.
 
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,11 +14,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use ureq::http;
 
+use crate::agents::{Agents, NoAgent};
 use crate::attempt::AttemptResult;
 use crate::endpoint::Endpoint;
+use crate::proxy::{ProxyChoice, ProxyEnv};
 use crate::request::{endpoint_gone, RequestPlan};
 use crate::secrets;
 use crate::task::{classify_status, Task, Verdict};
+use crate::tls_failure;
 
 /// Response bodies are stored up to this size; the rest is cut and the cut recorded.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -75,13 +79,13 @@ impl Pool {
         clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
         rule: StartRule,
     ) -> (Pool, Receiver<Report>) {
-        let agent = agent();
+        let agents = Arc::new(Agents::new(ProxyEnv::from_env()));
         let (job_sender, job_receiver) = mpsc::channel::<Job>();
         let job_receiver = Arc::new(Mutex::new(job_receiver));
         let (result_sender, results) = mpsc::channel();
         let workers = (0..size.max(1))
             .map(|_| {
-                let agent = agent.clone();
+                let agents = Arc::clone(&agents);
                 let jobs = Arc::clone(&job_receiver);
                 let results = result_sender.clone();
                 let clock = Arc::clone(&clock);
@@ -92,7 +96,7 @@ impl Pool {
                     let Ok(job) = next else { break };
                     let timeout = job.endpoint.as_ref().map_or(Duration::ZERO, |e| e.timeout);
                     let report = if rule.allows(timeout) {
-                        Report::Attempted(perform_guarded(&agent, &job, clock.as_ref()))
+                        Report::Attempted(perform_guarded(&agents, &job, clock.as_ref()))
                     } else {
                         Report::NotStarted {
                             task_id: job.task.id,
@@ -129,28 +133,24 @@ impl Pool {
     }
 }
 
-/// The HTTP agent every worker shares: statuses are results, not errors; no redirects are
-/// followed; proxies come from the environment; timeouts are set per request.
+/// The agent of an endpoint without TLS files, at the default timeout and without a proxy:
+/// what `examples/raw_client.rs` measures a tick against.
 pub fn agent() -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(crate::request::USER_AGENT)
-        .proxy(ureq::Proxy::try_from_env())
-        .timeout_global(Some(crate::endpoint::DEFAULT_TIMEOUT))
-        .max_idle_connections_per_host(64)
-        .build();
-    ureq::Agent::new_with_config(config)
+    crate::agents::build(
+        crate::tls::system_trust_store(),
+        crate::endpoint::DEFAULT_TIMEOUT,
+        None,
+    )
 }
 
 /// Performs a job; a panic becomes an executor error for that task alone.
 fn perform_guarded(
-    agent: &ureq::Agent,
+    agents: &Agents,
     job: &Job,
     clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
 ) -> AttemptResult {
     let started_at = clock();
-    guard(|| perform(agent, job, clock)).unwrap_or_else(|message| {
+    guard(|| perform(agents, job, clock)).unwrap_or_else(|message| {
         executor_error(
             job,
             started_at,
@@ -172,7 +172,7 @@ fn guard<T>(work: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Builds, sends and classifies one task's request.
 pub fn perform(
-    agent: &ureq::Agent,
+    agents: &Agents,
     job: &Job,
     clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
 ) -> AttemptResult {
@@ -193,8 +193,29 @@ pub fn perform(
             return result;
         }
     };
+    let chosen = match agents.for_request(&endpoint.tls, endpoint.timeout, &plan.url) {
+        Ok(chosen) => chosen,
+        Err(NoAgent::TlsFiles(message)) => {
+            let mut result = executor_error(job, started_at, message);
+            result.request = stored_request;
+            return result;
+        }
+        Err(NoAgent::Proxy(message)) => {
+            return AttemptResult {
+                error: Some(message),
+                request: stored_request,
+                ..no_response(job, started_at, Verdict::Retryable)
+            };
+        }
+    };
     let timer = Instant::now();
-    let sent = send(agent, &plan, &headers, endpoint.timeout);
+    let sent = send(&chosen.agent, &plan, &headers).map_err(|error| {
+        classify_error(
+            error,
+            endpoint.tls.client_cert.is_some(),
+            chosen.proxy.as_ref(),
+        )
+    });
     let duration_ms = timer.elapsed().as_millis() as i64;
     let mut result = AttemptResult {
         duration_ms,
@@ -218,6 +239,10 @@ pub fn perform(
         }
         Err(Failure::Transport(message)) => {
             result.error = Some(secrets::mask(&message, &secrets));
+        }
+        Err(Failure::Tls(message)) => {
+            result.verdict = Verdict::Permanent;
+            result.error = Some(message);
         }
         Err(Failure::Request(message)) => {
             result.verdict = Verdict::ExecutorError;
@@ -270,6 +295,9 @@ enum Failure {
     Timeout,
     /// The request never got a response: worth retrying.
     Transport(String),
+    /// The TLS handshake failed in a way no retry mends (an untrusted certificate, a client
+    /// certificate asked for): a permanent failure.
+    Tls(String),
     /// The request could not be made at all: httpat's own error.
     Request(String),
 }
@@ -278,8 +306,7 @@ fn send(
     agent: &ureq::Agent,
     plan: &RequestPlan,
     headers: &[(String, String)],
-    timeout: Duration,
-) -> Result<Received, Failure> {
+) -> Result<Received, ureq::Error> {
     let mut builder = http::Request::builder()
         .method(plan.method.as_str())
         .uri(plan.url.as_str());
@@ -287,15 +314,10 @@ fn send(
         builder = builder.header(name.as_str(), value.as_str());
     }
     let body = plan.body.clone().unwrap_or_default().into_bytes();
-    let request = builder
-        .body(body)
-        .map_err(|e| Failure::Request(format!("cannot build the request: {e}")))?;
-    let request = agent
-        .configure_request(request)
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(timeout))
-        .build();
-    let mut response = agent.run(request).map_err(classify_error)?;
+    // The agent carries the timeouts and the proxy: a request-level setting would keep ureq from
+    // reusing the agent's TLS configuration.
+    let request = builder.body(body)?;
+    let mut response = agent.run(request)?;
     let header = |name: &str| {
         response
             .headers()
@@ -326,16 +348,37 @@ fn send(
     })
 }
 
-/// Names a transport error the way an operator reads it.
-fn classify_error(error: ureq::Error) -> Failure {
+/// Names a transport error the way an operator reads it. `sent_client_cert`: whether the
+/// endpoint presents a client certificate; `proxy`: the proxy the request went through, named
+/// in the message of an error that did not come from the server.
+fn classify_error(
+    error: ureq::Error,
+    sent_client_cert: bool,
+    proxy: Option<&ProxyChoice>,
+) -> Failure {
     use std::io::ErrorKind;
     use ureq::Error;
+    // rustls' handshake errors reach ureq inside an I/O error, or as its own.
+    let tls_error = match &error {
+        Error::Rustls(e) => Some(e),
+        Error::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(message) = tls_error.and_then(|e| tls_failure::explain(e, sent_client_cert)) {
+        return Failure::Tls(message);
+    }
+    let through = |message: String| match proxy {
+        Some(proxy) => {
+            Failure::Transport(format!("{message} (through proxy {})", proxy.describe()))
+        }
+        None => Failure::Transport(message),
+    };
     match error {
         Error::Timeout(_) | Error::BodyStalled => Failure::Timeout,
         Error::Io(e) if e.kind() == ErrorKind::TimedOut => Failure::Timeout,
-        Error::HostNotFound => Failure::Transport("DNS: host not found".to_string()),
-        Error::ConnectionFailed => Failure::Transport("connection failed".to_string()),
-        Error::Io(e) => Failure::Transport(match e.kind() {
+        Error::HostNotFound => through("DNS: host not found".to_string()),
+        Error::ConnectionFailed => through("connection failed".to_string()),
+        Error::Io(e) => through(match e.kind() {
             ErrorKind::ConnectionRefused => "connection refused".to_string(),
             ErrorKind::ConnectionReset => "connection reset".to_string(),
             ErrorKind::ConnectionAborted => "connection aborted".to_string(),
@@ -345,7 +388,8 @@ fn classify_error(error: ureq::Error) -> Failure {
         Error::Tls(e) => Failure::Transport(format!("TLS: {e}")),
         Error::Rustls(e) => Failure::Transport(format!("TLS: {e}")),
         Error::Protocol(e) => Failure::Transport(format!("protocol error: {e}")),
-        Error::ConnectProxyFailed(e) => Failure::Transport(format!("proxy: {e}")),
+        Error::ConnectProxyFailed(e) => through(format!("proxy: {e}")),
+        Error::Http(e) => Failure::Request(format!("cannot build the request: {e}")),
         other => Failure::Request(format!("cannot send the request: {other}")),
     }
 }

@@ -19,6 +19,7 @@ macro_rules! errln {
     }};
 }
 
+pub mod agents;
 pub mod attempt;
 pub mod cli;
 pub mod commands;
@@ -29,6 +30,7 @@ pub mod executor;
 pub mod logfile;
 pub mod manpages;
 pub mod origin;
+pub mod proxy;
 pub mod recurring;
 pub mod render;
 pub mod request;
@@ -37,6 +39,8 @@ pub mod store;
 pub mod task;
 pub mod template;
 pub mod tick;
+pub mod tls;
+pub mod tls_failure;
 pub mod when;
 pub mod zone;
 
@@ -118,10 +122,18 @@ fn init_logging(verbose: u8, quiet: bool) {
     // At trace level the HTTP client dumps the bytes it sends, secrets included: never more
     // than debug (where it masks header values) for it, whatever RUST_LOG asks.
     let http_client = log::LevelFilter::Debug.min(max_level(filters));
+    // The platform verifier logs each certificate it refuses as an error, in rustls' words: the
+    // tick says it once, in its own words (see tls_failure), so those lines wait for -vv.
+    let verifier = if verbose >= 2 {
+        http_client
+    } else {
+        log::LevelFilter::Off
+    };
     env_logger::Builder::new()
         .parse_filters(filters)
         .filter_module("ureq", http_client)
         .filter_module("ureq_proto", http_client)
+        .filter_module("rustls_platform_verifier", verifier)
         .format(|out, record| {
             use std::io::Write;
             let level = match record.level() {

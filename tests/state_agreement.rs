@@ -50,6 +50,7 @@ impl Fixture {
                     timeout: Duration::from_secs(30),
                     max_attempts: 5,
                     success: SuccessStatuses::parse("2xx").unwrap(),
+                    tls: Default::default(),
                     description: None,
                     deprecated_at: None,
                     deprecated_reason: None,

@@ -11,6 +11,7 @@ use crate::endpoint::{self, Endpoint, SuccessStatuses};
 use crate::error::{refused, usage};
 use crate::render;
 use crate::template::UrlTemplate;
+use crate::tls::{self, Role, TlsFiles};
 
 use super::register_file;
 
@@ -47,6 +48,10 @@ pub struct Requested {
     pub description: Option<String>,
     /// `Some(Some(reason))` deprecates (the reason may be empty), `Some(None)` lifts it.
     pub deprecated: Option<Option<String>>,
+    /// TLS files, absolute and checked; `Some(None)` removes one.
+    pub ca_file: Option<Option<String>>,
+    pub client_cert: Option<Option<String>>,
+    pub client_key: Option<Option<String>>,
 }
 
 pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
@@ -122,7 +127,23 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
             .transpose()?,
         description: args.description.clone(),
         deprecated,
+        ca_file: check_tls_path(Role::CaFile, &args.ca_file, None)?,
+        client_cert: check_tls_path(Role::ClientCert, &args.client_cert, None)?,
+        client_key: check_tls_path(Role::ClientKey, &args.client_key, None)?,
     })
+}
+
+/// A TLS file option checked and made absolute (relative to `base`, else the current
+/// directory); `none` removes the file.
+pub fn check_tls_path(
+    role: Role,
+    given: &Option<String>,
+    base: Option<&std::path::Path>,
+) -> Result<Option<Option<String>>> {
+    given
+        .as_deref()
+        .map(|path| tls::check_path(role, path, base).map_err(|e| usage(format!("{e:#}"))))
+        .transpose()
 }
 
 pub fn check_url(url: &str) -> Result<String> {
@@ -157,6 +178,7 @@ pub fn apply(
             timeout: endpoint::DEFAULT_TIMEOUT,
             max_attempts: endpoint::DEFAULT_MAX_ATTEMPTS,
             success: SuccessStatuses::parse(endpoint::DEFAULT_SUCCESS)?,
+            tls: TlsFiles::default(),
             description: None,
             deprecated_at: None,
             deprecated_reason: None,
@@ -193,6 +215,28 @@ pub fn apply(
     update!(timeout, "timeout");
     update!(max_attempts, "max_attempts");
     update!(success, "success");
+    let tls_paths = [
+        (requested.ca_file, &mut next.tls.ca_file, "ca_file"),
+        (
+            requested.client_cert,
+            &mut next.tls.client_cert,
+            "client_cert",
+        ),
+        (requested.client_key, &mut next.tls.client_key, "client_key"),
+    ];
+    for (value, stored, label) in tls_paths {
+        if let Some(value) = value {
+            if *stored != value {
+                *stored = value;
+                fields.push(label);
+            }
+        }
+    }
+    if fields.iter().any(|f| f.starts_with("client_")) {
+        next.tls
+            .check_client_pair()
+            .map_err(|e| usage(format!("endpoint \"{name}\": {e:#}")))?;
+    }
     if let Some(description) = requested.description {
         let description = Some(description).filter(|d| !d.is_empty());
         if next.description != description {

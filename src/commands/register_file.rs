@@ -7,11 +7,12 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
-use super::register::{apply, check_url, Change, Requested};
+use super::register::{apply, check_tls_path, check_url, Change, Requested};
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
 use crate::error::{refused, usage};
 use crate::render;
+use crate::tls::Role;
 
 /// The file: `[endpoints.NAME]` tables.
 #[derive(Debug, Deserialize)]
@@ -37,6 +38,10 @@ struct EndpointEntry {
     #[serde(default)]
     deprecated: bool,
     deprecated_reason: Option<String>,
+    /// TLS files; a relative path is relative to the endpoints file's folder.
+    ca_file: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
 }
 
 pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
@@ -54,7 +59,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
         let requested = entry
             .try_into::<EndpointEntry>()
             .map_err(anyhow::Error::from)
-            .and_then(|entry| check_entry(&name, entry))
+            .and_then(|entry| check_entry(&name, entry, file.parent()))
             .map_err(|e| usage(format!("{}: endpoint \"{name}\": {e:#}", file.display())))?;
         wanted.push((name, requested));
     }
@@ -105,7 +110,8 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
 }
 
 /// Checks one entry into a full request: every field is set, so the endpoint matches the file.
-fn check_entry(name: &str, entry: EndpointEntry) -> Result<Requested> {
+/// `base`: the folder relative TLS paths start from.
+fn check_entry(name: &str, entry: EndpointEntry, base: Option<&Path>) -> Result<Requested> {
     endpoint::check_name(name)?;
     let headers = entry
         .headers
@@ -147,5 +153,8 @@ fn check_entry(name: &str, entry: EndpointEntry) -> Result<Requested> {
                 .deprecated
                 .then(|| entry.deprecated_reason.unwrap_or_default()),
         ),
+        ca_file: Some(check_tls_path(Role::CaFile, &entry.ca_file, base)?.flatten()),
+        client_cert: Some(check_tls_path(Role::ClientCert, &entry.client_cert, base)?.flatten()),
+        client_key: Some(check_tls_path(Role::ClientKey, &entry.client_key, base)?.flatten()),
     })
 }

@@ -11,6 +11,7 @@ use crate::error::refused;
 use crate::render::{self, TaskView};
 use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::{AttemptRecord, TransitionRecord};
+use crate::tls::TlsFiles;
 use crate::when;
 
 /// What `show --json` prints.
@@ -22,6 +23,8 @@ pub struct TaskDetail {
     pub request: Option<RequestPlan>,
     /// Why the request cannot be built (endpoint removed, URL no longer renders).
     pub request_error: Option<String>,
+    /// The endpoint's TLS files, each null when unset; null when the endpoint is gone.
+    pub tls: Option<TlsFiles>,
     pub attempts: Vec<AttemptView>,
     pub transitions: Vec<TransitionView>,
 }
@@ -79,6 +82,7 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
         task: TaskView::new(&task, now, budget),
         request,
         request_error,
+        tls: endpoint.as_ref().map(|e| e.tls.clone()),
         attempts: store
             .attempts_of(task.id)?
             .into_iter()
@@ -142,6 +146,22 @@ fn transition_view(transition: TransitionRecord) -> TransitionView {
     }
 }
 
+/// The endpoint's TLS files, under the request they are sent with.
+fn print_tls(tls: &TlsFiles) {
+    crate::outln!();
+    crate::outln!("TLS");
+    let files = [
+        ("CA file", &tls.ca_file),
+        ("client cert", &tls.client_cert),
+        ("client key", &tls.client_key),
+    ];
+    for (label, path) in files {
+        if let Some(path) = path {
+            crate::outln!("  {label:<13}{path}");
+        }
+    }
+}
+
 fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     let task = &detail.task;
     let time = |text: &str| {
@@ -196,6 +216,9 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             }
         }
         (None, error) => crate::outln!("  cannot be built: {}", error.as_deref().unwrap_or("?")),
+    }
+    if let Some(tls) = detail.tls.as_ref().filter(|tls| !tls.is_empty()) {
+        print_tls(tls);
     }
     crate::outln!();
     crate::outln!("Attempts");

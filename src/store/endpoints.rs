@@ -8,9 +8,10 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{from_millis, millis, Store};
 use crate::endpoint::{Endpoint, SuccessStatuses};
+use crate::tls::TlsFiles;
 
 const ENDPOINT_COLUMNS: &str = "name, method, url, headers, timeout_ms, max_attempts, success, \
-     description, deprecated_at, deprecated_reason";
+     description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key";
 
 fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
     let name: String = row.get(0)?;
@@ -44,6 +45,11 @@ fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
         description: row.get(7)?,
         deprecated_at: row.get::<_, Option<i64>>(8)?.map(from_millis),
         deprecated_reason: row.get(9)?,
+        tls: TlsFiles {
+            ca_file: row.get(10)?,
+            client_cert: row.get(11)?,
+            client_key: row.get(12)?,
+        },
     })
 }
 
@@ -75,7 +81,7 @@ impl Store {
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], |row| {
-            Ok((endpoint_from_row(row)?, row.get::<_, i64>(10)? as u64))
+            Ok((endpoint_from_row(row)?, row.get::<_, i64>(13)? as u64))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -113,11 +119,13 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
-                     success, description, deprecated_at, deprecated_reason, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+                     success, description, deprecated_at, deprecated_reason, created_at, updated_at, \
+                     ca_file, client_cert, client_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14) \
                  ON CONFLICT (name) DO UPDATE SET method = ?2, url = ?3, headers = ?4, \
                      timeout_ms = ?5, max_attempts = ?6, success = ?7, description = ?8, \
-                     deprecated_at = ?9, deprecated_reason = ?10, updated_at = ?11",
+                     deprecated_at = ?9, deprecated_reason = ?10, updated_at = ?11, \
+                     ca_file = ?12, client_cert = ?13, client_key = ?14",
             )?
             .execute(params![
                 endpoint.name,
@@ -131,6 +139,9 @@ impl Store {
                 endpoint.deprecated_at.map(millis),
                 endpoint.deprecated_reason,
                 millis(now),
+                endpoint.tls.ca_file,
+                endpoint.tls.client_cert,
+                endpoint.tls.client_key,
             ])
             .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;
         Ok(())

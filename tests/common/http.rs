@@ -6,6 +6,7 @@
 //! connection pool can leave a new connection queued behind idle keep-alive ones until a client
 //! times out, which would show up as a spurious timeout). A request is recorded before any delay
 //! or hold, so a test can tell "the request reached the endpoint" from "the tick got the answer".
+//! `https.rs` puts the same server behind TLS (`Server::start_with`).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -95,6 +96,8 @@ struct State {
     held: HashSet<String>,
     /// Every answer waits a random time in this range (both ends included).
     delay: (Duration, Duration),
+    /// Connections accepted (a TLS handshake each, behind `https.rs`).
+    connections: usize,
     stopped: bool,
 }
 
@@ -115,14 +118,26 @@ impl Shared {
 /// ends when its client hangs up, and one still sleeping on a slow answer is not waited for.
 pub struct Server {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with("http", Some)
+    }
+
+    /// A server whose URLs have `scheme` and whose connections are first passed through `wrap`
+    /// (a TLS layer); a connection `wrap` gives nothing for is dropped.
+    pub fn start_with<S, W>(scheme: &'static str, wrap: W) -> Server
+    where
+        S: Read + Write,
+        W: Fn(TcpStream) -> Option<S> + Send + Sync + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("the test server's address");
         let shared = Arc::new(Shared::default());
+        let wrap = Arc::new(wrap);
         {
             let shared = Arc::clone(&shared);
             std::thread::spawn(move || {
@@ -131,17 +146,32 @@ impl Server {
                         break;
                     }
                     let Ok(stream) = stream else { continue };
+                    shared.lock().connections += 1;
                     let shared = Arc::clone(&shared);
-                    std::thread::spawn(move || serve_connection(stream, &shared));
+                    let wrap = Arc::clone(&wrap);
+                    std::thread::spawn(move || {
+                        if let Some(stream) = wrap(stream) {
+                            serve_connection(stream, &shared);
+                        }
+                    });
                 }
             });
         }
-        Server { addr, shared }
+        Server {
+            addr,
+            scheme,
+            shared,
+        }
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// The full URL of `path` (which starts with `/`) on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// Answers requests to `path` (without query string) with this status and body.
@@ -191,6 +221,11 @@ impl Server {
             .into_iter()
             .filter(|r| r.path() == path)
             .collect()
+    }
+
+    /// How many connections clients have opened.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().connections
     }
 
     /// How many requests have arrived.
@@ -250,10 +285,7 @@ impl Drop for Server {
 }
 
 /// Serves the requests of one connection in order until the client hangs up.
-fn serve_connection(stream: TcpStream, shared: &Shared) {
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
+fn serve_connection(stream: impl Read + Write, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     while let Some((recorded, keep_alive)) = read_request(&mut reader) {
         let (reply, echoed, delay) = receive(shared, recorded);
@@ -280,6 +312,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
+        let writer = reader.get_mut();
         let written = writer
             .write_all(head.as_bytes())
             .and_then(|()| writer.write_all(&body))
@@ -325,7 +358,7 @@ fn receive(shared: &Shared, recorded: Recorded) -> (Reply, String, Duration) {
 
 /// Reads one request (request line, headers, a Content-Length or chunked body); None when the
 /// client hung up or sent what this server does not know.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(Recorded, bool)> {
+fn read_request(reader: &mut impl BufRead) -> Option<(Recorded, bool)> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;

@@ -1,11 +1,13 @@
 //! Helpers shared by the integration tests: a throw-away database with a pinned clock, runners
 //! for the real `httpat` binary (to completion or as a child a test can kill), readers for its
-//! JSON output, a logical dump of the database, and a local HTTP server that records what it
-//! receives.
+//! JSON output, a logical dump of the database, and local HTTP and HTTPS servers that record
+//! what they receive, and a CONNECT proxy.
 #![allow(dead_code)]
 
 mod database;
 mod http;
+pub mod https;
+pub mod proxy;
 mod strict_json;
 
 #[allow(unused_imports)]
@@ -109,10 +111,28 @@ impl Default for Env {
     }
 }
 
+/// What the machine's environment may hold that changes where requests go or which
+/// certificates are trusted: removed from every command, so that a test sets what it needs.
+pub const NETWORK_VARIABLES: [&str; 10] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 /// The real binary as a std `Command` (which, unlike assert_cmd's, can be spawned and killed),
 /// with `env`'s database and log, the clock pinned at `now`, and a neutral environment.
 pub fn httpat(env: &Env, now: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_httpat"));
+    for name in NETWORK_VARIABLES {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .env("HTTPAT_DB", &env.db)
         .env("HTTPAT_LOG", &env.log)

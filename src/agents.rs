@@ -1,0 +1,167 @@
+//! The HTTP agents of one tick, one per distinct TLS files, timeout and proxy, made when a
+//! request first needs one and shared by the workers. Each agent keeps its own keep-alive pool
+//! and builds its TLS configuration once: settings are never made per request, which would
+//! build a TLS configuration (and load the system's trust store) for every new connection.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ureq::http::Uri;
+use ureq::tls::TlsConfig;
+use ureq::Agent;
+
+use crate::proxy::{ProxyChoice, ProxyEnv};
+use crate::tls::TlsFiles;
+
+/// Why a request has no agent.
+#[derive(Debug, Clone)]
+pub enum NoAgent {
+    /// The endpoint's TLS files cannot be used (httpat's error: the task is cancelled).
+    TlsFiles(String),
+    /// The proxy variable does not hold a proxy URL (worth another attempt once it is fixed).
+    Proxy(String),
+}
+
+/// The agent a request is sent with, and the proxy it goes through.
+pub struct Chosen {
+    pub agent: Agent,
+    pub proxy: Option<ProxyChoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AgentKey {
+    tls: TlsFiles,
+    timeout: Duration,
+    proxy: Option<ProxyChoice>,
+}
+
+#[derive(Default)]
+struct Made {
+    /// Per set of TLS files: read once (per tick), shared by the agents that use them.
+    tls: HashMap<TlsFiles, Result<TlsConfig, String>>,
+    agents: HashMap<AgentKey, Result<Agent, NoAgent>>,
+}
+
+/// The agents of one tick.
+pub struct Agents {
+    proxies: ProxyEnv,
+    made: Mutex<Made>,
+}
+
+impl Agents {
+    /// Agents for requests sent with this environment's proxy settings.
+    pub fn new(proxies: ProxyEnv) -> Agents {
+        Agents {
+            proxies,
+            made: Mutex::new(Made::default()),
+        }
+    }
+
+    /// The agent for a request to `url` with these TLS files and timeout.
+    pub fn for_request(
+        &self,
+        tls: &TlsFiles,
+        timeout: Duration,
+        url: &str,
+    ) -> Result<Chosen, NoAgent> {
+        let proxy = url.parse::<Uri>().ok().and_then(|uri| {
+            let (scheme, host) = (uri.scheme_str()?, uri.host()?);
+            self.proxies.for_target(scheme, host).cloned()
+        });
+        let key = AgentKey {
+            tls: tls.clone(),
+            timeout,
+            proxy,
+        };
+        // A poisoned lock only means another worker panicked while holding it; the maps stay
+        // whole (each insert is one step).
+        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(agent) = made.agents.get(&key) {
+            return agent.clone().map(|agent| Chosen {
+                agent,
+                proxy: key.proxy,
+            });
+        }
+        let tls_config = made
+            .tls
+            .entry(key.tls.clone())
+            .or_insert_with(|| key.tls.load().map_err(|e| format!("{e:#}")))
+            .clone();
+        let agent = tls_config
+            .map_err(NoAgent::TlsFiles)
+            .and_then(|tls_config| {
+                let proxy = key.proxy.as_ref().map(proxy_of).transpose()?;
+                Ok(build(tls_config, timeout, proxy))
+            });
+        made.agents.insert(key.clone(), agent.clone());
+        agent.map(|agent| Chosen {
+            agent,
+            proxy: key.proxy,
+        })
+    }
+}
+
+fn proxy_of(choice: &ProxyChoice) -> Result<ureq::Proxy, NoAgent> {
+    ureq::Proxy::new(&choice.url).map_err(|_| {
+        NoAgent::Proxy(format!(
+            "proxy {} is not a proxy URL: write it as http://HOST:PORT (or https://, socks5://)",
+            choice.describe()
+        ))
+    })
+}
+
+/// An agent: statuses are results, not errors; no redirects are followed; the proxy (or none)
+/// is the one given, never ureq's own reading of the environment.
+pub fn build(tls: TlsConfig, timeout: Duration, proxy: Option<ureq::Proxy>) -> Agent {
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(crate::request::USER_AGENT)
+        .proxy(proxy)
+        .tls_config(tls)
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout))
+        .max_idle_connections_per_host(64)
+        .build();
+    Agent::new_with_config(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_alike_share_an_agent_and_tls_files_are_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("ca.pem").to_string_lossy().into_owned();
+        let proxies = ProxyEnv::read(|name| (name == "HTTPS_PROXY").then(|| "p:3128".into()));
+        let agents = Agents::new(proxies);
+        let plain = TlsFiles::default();
+        let timeout = Duration::from_secs(30);
+        let direct = agents
+            .for_request(&plain, timeout, "http://ims.example/a")
+            .unwrap();
+        assert!(direct.proxy.is_none());
+        let proxied = agents
+            .for_request(&plain, timeout, "https://ims.example/a")
+            .unwrap();
+        assert_eq!(proxied.proxy.unwrap().variable, "HTTPS_PROXY");
+        agents
+            .for_request(&plain, timeout, "http://other.example/b")
+            .unwrap();
+        let with_ca = TlsFiles {
+            ca_file: Some(missing.clone()),
+            ..TlsFiles::default()
+        };
+        for timeout in [timeout, Duration::from_secs(5)] {
+            match agents.for_request(&with_ca, timeout, "https://ims.example/a") {
+                Err(NoAgent::TlsFiles(message)) => assert!(message.contains(&missing)),
+                _ => panic!("a missing CA file must give no agent"),
+            }
+        }
+        let made = agents.made.lock().unwrap();
+        assert_eq!(made.agents.len(), 4);
+        assert_eq!(made.tls.len(), 2);
+    }
+}

@@ -1,0 +1,149 @@
+//! A local CONNECT proxy for the tests, on 127.0.0.1:0: it records the target of each CONNECT
+//! (`127.0.0.1:PORT`) and the `Proxy-Authorization` it carried, then tunnels the bytes both
+//! ways. Any other request is answered 405 and recorded with its method.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// One request the proxy received.
+#[derive(Clone, Debug)]
+pub struct Tunnel {
+    /// `CONNECT` (or the method of a request it refused).
+    pub method: String,
+    /// `HOST:PORT` for a CONNECT, the URL otherwise.
+    pub target: String,
+    pub authorization: Option<String>,
+}
+
+/// The proxy; it stops accepting when dropped (open tunnels end with their connections).
+pub struct ConnectProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Tunnel>>>,
+    stopped: Arc<Mutex<bool>>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stopped = Arc::new(Mutex::new(false));
+        {
+            let seen = Arc::clone(&seen);
+            let stopped = Arc::clone(&stopped);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if *stopped.lock().expect("proxy lock") {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let seen = Arc::clone(&seen);
+                    std::thread::spawn(move || serve(stream, &seen));
+                }
+            });
+        }
+        ConnectProxy {
+            addr,
+            seen,
+            stopped,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, as a proxy variable holds it.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT` without a scheme (curl reads it as http://).
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Every request received so far, in order.
+    pub fn tunnels(&self) -> Vec<Tunnel> {
+        self.seen.lock().expect("proxy lock").clone()
+    }
+
+    /// The targets of the CONNECT requests received so far.
+    pub fn targets(&self) -> Vec<String> {
+        self.tunnels()
+            .into_iter()
+            .filter(|t| t.method == "CONNECT")
+            .map(|t| t.target)
+            .collect()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        *self.stopped.lock().expect("proxy lock") = true;
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(client: TcpStream, seen: &Mutex<Vec<Tunnel>>) {
+    let Ok(mut to_client) = client.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(client);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut authorization = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("proxy-authorization") {
+                authorization = Some(value.trim().to_string());
+            }
+        }
+    }
+    seen.lock().expect("proxy lock").push(Tunnel {
+        method: method.clone(),
+        target: target.clone(),
+        authorization,
+    });
+    if method != "CONNECT" {
+        let _ =
+            to_client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+        return;
+    }
+    let Ok(mut upstream) = TcpStream::connect(&target) else {
+        let _ = to_client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+        return;
+    };
+    if to_client
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let Ok(mut from_upstream) = upstream.try_clone() else {
+        return;
+    };
+    // What the client sent after the CONNECT head (none expected) goes first.
+    let early = reader.buffer().to_vec();
+    if upstream.write_all(&early).is_err() {
+        return;
+    }
+    let mut client = reader.into_inner();
+    let down = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_upstream, &mut to_client);
+        let _ = to_client.shutdown(Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut client, &mut upstream);
+    let _ = upstream.shutdown(Shutdown::Write);
+    let _ = down.join();
+}
