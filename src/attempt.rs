@@ -5,6 +5,53 @@ use chrono::{DateTime, Utc};
 
 use crate::task::Verdict;
 
+/// How an attempt ended, as stored: the verdict on its result, or `interrupted` when its tick
+/// died before recording one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Success,
+    Retryable,
+    Permanent,
+    ExecutorError,
+    Interrupted,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Success => "success",
+            AttemptOutcome::Retryable => "retryable",
+            AttemptOutcome::Permanent => "permanent",
+            AttemptOutcome::ExecutorError => "executor_error",
+            AttemptOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AttemptOutcome> {
+        [
+            AttemptOutcome::Success,
+            AttemptOutcome::Retryable,
+            AttemptOutcome::Permanent,
+            AttemptOutcome::ExecutorError,
+            AttemptOutcome::Interrupted,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == text)
+    }
+}
+
+impl From<Verdict> for AttemptOutcome {
+    fn from(verdict: Verdict) -> AttemptOutcome {
+        match verdict {
+            Verdict::Success => AttemptOutcome::Success,
+            Verdict::Retryable => AttemptOutcome::Retryable,
+            Verdict::Permanent => AttemptOutcome::Permanent,
+            Verdict::ExecutorError => AttemptOutcome::ExecutorError,
+        }
+    }
+}
+
 /// One attempt's result. Secrets are already masked in every field.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {

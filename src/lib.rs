@@ -19,12 +19,14 @@ macro_rules! errln {
     }};
 }
 
+pub mod admission;
 pub mod agents;
 pub mod attempt;
 pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod endpoint;
+pub mod endpoint_change;
 pub mod error;
 pub mod executor;
 pub mod logfile;

@@ -203,20 +203,9 @@ pub enum Verdict {
     Retryable,
     /// Any other status: no attempt will do better.
     Permanent,
-    /// httpat itself could not make the request (an unset `${VAR}`, a URL that no longer
-    /// renders, an endpoint removed): the task is cancelled with the error as its reason.
+    /// httpat itself could not make the request (a URL that no longer renders, an endpoint
+    /// removed, a file it cannot read): the task is cancelled with the error as its reason.
     ExecutorError,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Success => "success",
-            Verdict::Retryable => "retryable",
-            Verdict::Permanent => "permanent",
-            Verdict::ExecutorError => "executor_error",
-        }
-    }
 }
 
 /// Classifies a response status against the endpoint's success list.

@@ -17,7 +17,7 @@ use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
 use crate::executor::{self, Job, Pool, Report, StartRule};
 use crate::origin::Origin;
 use crate::recurring::CronRule;
-use crate::store::{Firing, Schedule, Store, TickCounts};
+use crate::store::{Claim, Firing, Schedule, Store, TickCounts, Tx};
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
 
@@ -284,7 +284,7 @@ impl Tick {
                     State::Retrying
                 };
                 // Due again at the tick's own "now", so that this tick sends it again itself.
-                if store.recover_task(task, &self.id, now, self.start, to, &why)? {
+                if store.recover(task, &self.id, now, self.start, to, &why)? {
                     recovered += 1;
                     if to == State::Failed {
                         ended.push(Ended {
@@ -467,7 +467,7 @@ impl Tick {
                         notices.push(self.record(store, task, result, now)?);
                     }
                     Report::NotStarted { .. } => {
-                        store.release_task(task, &self.id, now)?;
+                        store.release(task, &self.id, now)?;
                     }
                 }
             }
@@ -479,15 +479,16 @@ impl Tick {
                             self.options.max_runtime + max_timeout + LEASE_MARGIN,
                         )
                         .unwrap_or_default();
-                    store.claim_due(
-                        &self.id,
-                        self.start,
-                        now,
+                    // Due by the tick's start ("now" is read once), started now.
+                    store.claim_due(&Claim {
+                        tick_id: &self.id,
+                        now: self.start,
+                        started_at: now,
                         lease_until,
-                        remaining.as_millis() as i64,
-                        want,
-                        &skip,
-                    )
+                        remaining_ms: remaining.as_millis() as i64,
+                        limit: want,
+                        skip: &skip,
+                    })
                 }
             }
         })?;
@@ -503,7 +504,7 @@ impl Tick {
     /// Decides and records one result.
     fn record(
         &self,
-        store: &Store,
+        store: &Tx,
         task: &Task,
         result: &AttemptResult,
         now: DateTime<Utc>,

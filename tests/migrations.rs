@@ -51,7 +51,7 @@ fn a_new_database_is_at_the_latest_version() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -63,6 +63,6 @@ fn a_new_database_is_at_the_latest_version() {
         .count();
     assert_eq!(
         version as usize, files,
-        "one schema version per file in migrations/"
+        "one schema version per file in migrations/sqlite/"
     );
 }

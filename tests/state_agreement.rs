@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use httpat::attempt::AttemptResult;
 use httpat::endpoint::{Endpoint, SuccessStatuses};
-use httpat::store::{Location, NewTask, Store};
+use httpat::store::{Claim, Location, NewTask, Store};
 use httpat::task::{decide, State, Verdict};
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -41,23 +41,25 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&Location::Sqlite(dir.path().join("httpat.db"))).unwrap();
         store
-            .save_endpoint(
-                &Endpoint {
-                    name: "release-roll".into(),
-                    method: "POST".into(),
-                    url: "http://127.0.0.1:9/x".into(),
-                    headers: vec![],
-                    timeout: Duration::from_secs(30),
-                    max_attempts: 5,
-                    success: SuccessStatuses::parse("2xx").unwrap(),
-                    tls: Default::default(),
-                    description: None,
-                    deprecated_at: None,
-                    deprecated_reason: None,
-                    damage: None,
-                },
-                at(-100),
-            )
+            .in_transaction(|tx| {
+                tx.save_endpoint(
+                    &Endpoint {
+                        name: "release-roll".into(),
+                        method: "POST".into(),
+                        url: "http://127.0.0.1:9/x".into(),
+                        headers: vec![],
+                        timeout: Duration::from_secs(30),
+                        max_attempts: 5,
+                        success: SuccessStatuses::parse("2xx").unwrap(),
+                        tls: Default::default(),
+                        description: None,
+                        deprecated_at: None,
+                        deprecated_reason: None,
+                        damage: None,
+                    },
+                    at(-100),
+                )
+            })
             .unwrap();
         Fixture { store, _dir: dir }
     }
@@ -74,15 +76,37 @@ impl Fixture {
             schedule: None,
             creation: None,
         };
+        self.insert(&task)
+    }
+
+    fn insert(&self, task: &NewTask) -> i64 {
         self.store
-            .insert_task(&task, "user:test", at(-100))
+            .in_transaction(|tx| tx.insert_task(task, "user:test", at(-100)))
+            .unwrap()
+            .expect("a task without a key is always stored")
+    }
+
+    fn cancel(&self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> bool {
+        let task = self.store.task(id).unwrap().unwrap();
+        self.store
+            .in_transaction(|tx| tx.cancel(&task, task.state(now), reason, "user:test", now))
             .unwrap()
     }
 
     /// Claims exactly the due tasks at `now` (all of them).
     fn claim(&self, now: DateTime<Utc>) -> Vec<httpat::task::Task> {
         self.store
-            .in_transaction(|s| s.claim_due("host:1:t", now, now, at(3600), 60_000, 100, &[]))
+            .in_transaction(|tx| {
+                tx.claim_due(&Claim {
+                    tick_id: "host:1:t",
+                    now,
+                    started_at: now,
+                    lease_until: at(3600),
+                    remaining_ms: 60_000,
+                    limit: 100,
+                    skip: &[],
+                })
+            })
             .unwrap()
     }
 
@@ -91,13 +115,15 @@ impl Fixture {
         let decision = decide(verdict, task.attempts_used(), 5, at(1), None, 0.0);
         let recorded = self
             .store
-            .record_result(
-                "host:1:t",
-                &result(id, task.attempts, verdict, status),
-                &decision,
-                at(1),
-                None,
-            )
+            .in_transaction(|tx| {
+                tx.record_result(
+                    "host:1:t",
+                    &result(id, task.attempts, verdict, status),
+                    &decision,
+                    at(1),
+                    None,
+                )
+            })
             .unwrap();
         assert!(recorded);
     }
@@ -116,10 +142,7 @@ fn sql_filters_agree_with_state_of_for_every_state() {
     f.finish(failed, Verdict::Permanent, 404);
     f.finish(retrying, Verdict::Retryable, 503);
     f.finish(cancelled_after_retry, Verdict::Retryable, 503);
-    assert!(f
-        .store
-        .cancel_task(cancelled_after_retry, Some("moved"), at(2))
-        .unwrap());
+    assert!(f.cancel(cancelled_after_retry, Some("moved"), at(2)));
     let due_exactly_now = f.task(0);
     let due = f.task(-1);
     let scheduled = f.task(1);
@@ -136,10 +159,10 @@ fn sql_filters_agree_with_state_of_for_every_state() {
             schedule: None,
             creation: None,
         };
-        f.store.insert_task(&task, "user:test", at(-100)).unwrap()
+        f.insert(&task)
     };
     let cancelled = f.task(100);
-    assert!(f.store.cancel_task(cancelled, None, at(0)).unwrap());
+    assert!(f.cancel(cancelled, None, at(0)));
 
     let now = at(0);
     let expected = [

@@ -7,7 +7,7 @@ mod common;
 use common::Env;
 use serde_json::Value;
 
-const VERSION_1: &str = include_str!("../migrations/0001_initial.sql");
+const VERSION_1: &str = include_str!("../migrations/sqlite/0001_initial.sql");
 
 /// Milliseconds since the epoch of an RFC 3339 instant.
 fn ms(text: &str) -> i64 {
@@ -180,9 +180,9 @@ fn a_version_1_database_is_migrated_and_nothing_is_lost() {
 
 /// The schema as the previous release left it: versions 1 to 3.
 const PREVIOUS: [&str; 3] = [
-    include_str!("../migrations/0001_initial.sql"),
-    include_str!("../migrations/0002_recurring.sql"),
-    include_str!("../migrations/0003_claim_index.sql"),
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+    include_str!("../migrations/sqlite/0002_recurring.sql"),
+    include_str!("../migrations/sqlite/0003_claim_index.sql"),
 ];
 
 #[test]

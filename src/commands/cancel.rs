@@ -7,7 +7,7 @@ use crate::cli::CancelArgs;
 use crate::context::Context;
 use crate::error::refused;
 use crate::render;
-use crate::store::Store;
+use crate::store::{Store, Tx};
 use crate::task::State;
 
 /// One task as `cancel --json` gives it.
@@ -33,13 +33,13 @@ pub fn run(args: CancelArgs, context: &Context) -> Result<()> {
     let now = context.now()?;
     let actor = context.actor();
     let store = context.read_store()?;
-    let cancelled = store.in_transaction(|store| {
+    let cancelled = store.in_transaction(|tx| {
         let ids = match &args.key {
-            Some(key) => vec![id_for_key(store, key)?],
+            Some(key) => vec![id_for_key(tx, key)?],
             None => args.ids.clone(),
         };
         ids.into_iter()
-            .map(|id| cancel_one(store, id, args.reason.as_deref(), &actor, now))
+            .map(|id| cancel_one(tx, id, args.reason.as_deref(), &actor, now))
             .collect::<Result<Vec<_>>>()
     })?;
     if context.json {
@@ -60,13 +60,13 @@ fn id_for_key(store: &Store, key: &str) -> Result<i64> {
 
 /// Cancels one task, or says why not; the caller's transaction makes several all or none.
 fn cancel_one(
-    store: &Store,
+    tx: &Tx,
     id: i64,
     reason: Option<&str>,
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Cancelled> {
-    let task = store
+    let task = tx
         .task(id)?
         .ok_or_else(|| refused(format!("task {id} does not exist (see httpat list)")))?;
     let state = task.state(now);
@@ -78,12 +78,11 @@ fn cancel_one(
     match state {
         State::Cancelled => Ok(done),
         State::Scheduled | State::Due | State::Retrying => {
-            if !store.cancel_task(id, reason, now)? {
+            if !tx.cancel(&task, state, reason, actor, now)? {
                 return Err(refused(format!(
                     "task {id} was just claimed by a tick: it is running and cannot be cancelled"
                 )));
             }
-            store.record_transition(id, now, Some(state), State::Cancelled, actor, reason)?;
             Ok(done)
         }
         State::Running | State::Succeeded | State::Failed => Err(refused(format!(

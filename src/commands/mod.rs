@@ -24,9 +24,15 @@ use crate::context::Context;
 
 pub fn run(command: Command, context: &Context) -> Result<()> {
     match command {
-        Command::Register(args) => register::run(args, context),
+        Command::Register(args) => match &args.file {
+            Some(file) => register_file::run(file, args.prune, context),
+            None => register::run(args, context),
+        },
         Command::Endpoints(args) => endpoints::run(args, context),
-        Command::Schedule(args) => schedule::run(args, context),
+        Command::Schedule(args) => match &args.file {
+            Some(file) => schedule_file::run(file, context),
+            None => schedule::run(args, context),
+        },
         Command::List(args) => list::run(args, context),
         Command::Show(args) => show::run(args, context),
         Command::Cancel(args) => cancel::run(args, context),

@@ -5,22 +5,46 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::schedule::{build_args, check_args, usable_endpoint};
+use crate::admission::{build_args, check_args, usable_endpoint};
 use crate::cli::RecurArgs;
 use crate::context::Context;
 use crate::endpoint;
 use crate::error::{refused, usage};
 use crate::recurring::{local_zone, CronRule};
 use crate::render;
-use crate::store::{Schedule, Store};
+use crate::store::{Schedule, Tx};
 use crate::when;
+
+/// What happened to a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleChange {
+    Created,
+    Updated,
+    Unchanged,
+    Paused,
+    Resumed,
+    Deleted,
+}
+
+impl ScheduleChange {
+    fn as_str(self) -> &'static str {
+        match self {
+            ScheduleChange::Created => "created",
+            ScheduleChange::Updated => "updated",
+            ScheduleChange::Unchanged => "unchanged",
+            ScheduleChange::Paused => "paused",
+            ScheduleChange::Resumed => "resumed",
+            ScheduleChange::Deleted => "deleted",
+        }
+    }
+}
 
 /// What `recur --json` prints.
 #[derive(Debug, Serialize)]
 pub struct RecurChange {
     pub name: String,
-    /// `created`, `updated`, `unchanged`, `paused`, `resumed` or `deleted`.
-    pub change: &'static str,
+    pub change: ScheduleChange,
     pub fields: Vec<&'static str>,
     pub next_fire_at: Option<String>,
 }
@@ -45,8 +69,8 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
         return render::print_json(&change);
     }
     match change.change {
-        "updated" => crate::outln!("updated: {}", change.fields.join(", ")),
-        other => crate::outln!("{other}"),
+        ScheduleChange::Updated => crate::outln!("updated: {}", change.fields.join(", ")),
+        other => crate::outln!("{}", other.as_str()),
     }
     if let Some(next) = change.next_fire_at.as_deref() {
         log::info!("next firing {next}");
@@ -94,12 +118,12 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
 }
 
 /// Creates or updates; the endpoint must exist, not be deprecated, and take the arguments.
-fn define(store: &Store, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurChange> {
+fn define(store: &Tx, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurChange> {
     let endpoint = usable_endpoint(store, &wanted.endpoint)?;
     check_args(&endpoint, &endpoint.template()?, &wanted.args)?;
     let current = store.schedule(&wanted.name)?;
     let (change, fields) = match &current {
-        None => ("created", Vec::new()),
+        None => (ScheduleChange::Created, Vec::new()),
         Some(current) => {
             let mut fields = Vec::new();
             if current.endpoint != wanted.endpoint {
@@ -128,14 +152,14 @@ fn define(store: &Store, mut wanted: Schedule, now: DateTime<Utc>) -> Result<Rec
             wanted.last_fire_at = current.last_fire_at;
             wanted.last_task_id = current.last_task_id;
             let change = if fields.is_empty() {
-                "unchanged"
+                ScheduleChange::Unchanged
             } else {
-                "updated"
+                ScheduleChange::Updated
             };
             (change, fields)
         }
     };
-    if change != "unchanged" {
+    if change != ScheduleChange::Unchanged {
         store.save_schedule(&wanted, now)?;
     }
     Ok(RecurChange {
@@ -147,7 +171,7 @@ fn define(store: &Store, mut wanted: Schedule, now: DateTime<Utc>) -> Result<Rec
 }
 
 /// `--pause`, `--resume`, `--delete`.
-fn switch(store: &Store, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurChange> {
+fn switch(store: &Tx, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurChange> {
     let Some(mut schedule) = store.schedule(&args.name)? else {
         return Err(refused(format!(
             "schedule \"{}\" does not exist (see httpat recurring)",
@@ -156,13 +180,13 @@ fn switch(store: &Store, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurCh
     };
     let change = if args.delete {
         store.delete_schedule(&schedule.name)?;
-        "deleted"
+        ScheduleChange::Deleted
     } else if args.pause {
         if schedule.paused_at.is_none() {
             schedule.paused_at = Some(now);
             store.save_schedule(&schedule, now)?;
         }
-        "paused"
+        ScheduleChange::Paused
     } else {
         if schedule.paused_at.is_some() {
             // No burst: firings missed while paused are not made up.
@@ -171,12 +195,13 @@ fn switch(store: &Store, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurCh
             schedule.next_fire_at = rule.next_after(now)?;
             store.save_schedule(&schedule, now)?;
         }
-        "resumed"
+        ScheduleChange::Resumed
     };
     Ok(RecurChange {
         name: schedule.name,
         change,
         fields: Vec::new(),
-        next_fire_at: (change == "resumed").then(|| when::rfc3339(schedule.next_fire_at)),
+        next_fire_at: (change == ScheduleChange::Resumed)
+            .then(|| when::rfc3339(schedule.next_fire_at)),
     })
 }

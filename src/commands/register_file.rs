@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
-use super::register::{apply, check_tls_path, check_url, Change, Requested};
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
+use crate::endpoint_change::{apply, check_tls_path, check_url, Change, ChangeKind, Requested};
 use crate::error::{refused, usage};
 use crate::render;
 use crate::tls::Role;
@@ -71,7 +71,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
         for (name, requested) in wanted {
             let current = store.endpoint(&name)?;
             let (next, change) = apply(&name, current, requested, now)?;
-            if change.change != "unchanged" {
+            if change.change != ChangeKind::Unchanged {
                 store.save_endpoint(&next, now)?;
             }
             named.push(name);
@@ -93,7 +93,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
                 store.delete_endpoint(&endpoint.name)?;
                 changes.push(Change {
                     name: endpoint.name,
-                    change: "removed",
+                    change: ChangeKind::Removed,
                     fields: Vec::new(),
                 });
             }

@@ -10,7 +10,7 @@ use crate::cli::RetryArgs;
 use crate::context::Context;
 use crate::error::refused;
 use crate::render;
-use crate::store::Store;
+use crate::store::{Store, Tx};
 use crate::task::{State, Task};
 use crate::when;
 
@@ -48,18 +48,18 @@ pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
         .transpose()?;
     let actor = context.actor();
     let store = context.read_store()?;
-    let retried = store.in_transaction(|store| {
+    let retried = store.in_transaction(|tx| {
         let tasks = match &args.endpoint {
-            Some(endpoint) => failed_tasks_of(store, endpoint, after)?,
+            Some(endpoint) => failed_tasks_of(tx, endpoint, after)?,
             None => args
                 .ids
                 .iter()
-                .map(|id| task(store, *id))
+                .map(|id| task(tx, *id))
                 .collect::<Result<Vec<_>>>()?,
         };
         tasks
             .iter()
-            .map(|task| retry_one(store, task, at, &actor, now))
+            .map(|task| retry_one(tx, task, at, &actor, now))
             .collect::<Result<Vec<_>>>()
     })?;
     let retry = Retry {
@@ -114,7 +114,7 @@ fn failed_tasks_of(
 }
 
 fn retry_one(
-    store: &Store,
+    tx: &Tx,
     task: &Task,
     at: Option<DateTime<Utc>>,
     actor: &str,
@@ -138,21 +138,11 @@ fn retry_one(
         Some(at) => at,
         None => task.due_at.max(now),
     };
-    if !store.retry_task(id, next)? {
+    let Some(to) = tx.retry(task, state, next, actor, now)? else {
         return Err(refused(format!(
             "task {id} changed meanwhile; nothing was retried"
         )));
-    }
-    let to = if next > now {
-        State::Scheduled
-    } else {
-        State::Due
     };
-    let detail = format!(
-        "retry at {}, with a fresh attempt budget",
-        when::rfc3339(next)
-    );
-    store.record_transition(id, now, Some(state), to, actor, Some(&detail))?;
     Ok(Retried {
         id,
         was: state,

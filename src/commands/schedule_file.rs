@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::schedule::{warn_about, Admission, TaskSpec};
+use crate::admission::{warn_about, Admission, TaskSpec};
 use crate::context::Context;
 use crate::error::{kind_of, usage, Failure};
 use crate::render;
@@ -65,8 +65,8 @@ pub fn run(file: &Path, context: &Context) -> Result<()> {
     }
     let store = context.open_store()?;
     let actor = context.actor();
-    let admitted = store.in_transaction(|store| {
-        let mut admission = Admission::new(store);
+    let admitted = store.in_transaction(|tx| {
+        let mut admission = Admission::new(tx);
         tasks
             .iter()
             .map(|(number, task)| {

@@ -4,13 +4,15 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::attempt::AttemptOutcome;
 use crate::cli::ShowArgs;
 use crate::context::Context;
 use crate::endpoint::DEFAULT_MAX_ATTEMPTS;
 use crate::error::refused;
 use crate::render::{self, TaskView};
 use crate::request::{endpoint_gone, RequestPlan};
-use crate::store::{AttemptRecord, TransitionRecord};
+use crate::store::{AttemptRecord, Transition};
+use crate::task::State;
 use crate::tls::TlsFiles;
 use crate::when;
 
@@ -35,8 +37,8 @@ pub struct AttemptView {
     pub tick_id: String,
     pub started_at: String,
     pub duration_ms: Option<i64>,
-    /// success, retryable, permanent, interrupted, executor_error; null while in flight.
-    pub outcome: Option<String>,
+    /// null while in flight.
+    pub outcome: Option<AttemptOutcome>,
     pub status: Option<u16>,
     pub error: Option<String>,
     pub content_type: Option<String>,
@@ -55,8 +57,8 @@ pub struct AttemptView {
 #[derive(Debug, Serialize)]
 pub struct TransitionView {
     pub at: String,
-    pub from: Option<String>,
-    pub to: String,
+    pub from: Option<State>,
+    pub to: State,
     pub actor: String,
     pub detail: Option<String>,
 }
@@ -136,7 +138,7 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-fn transition_view(transition: TransitionRecord) -> TransitionView {
+fn transition_view(transition: Transition) -> TransitionView {
     TransitionView {
         at: when::rfc3339(transition.at),
         from: transition.from,
@@ -239,7 +241,7 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             "  #{} {} {}{duration} {} (tick {})",
             attempt.number,
             time(&attempt.started_at),
-            attempt.outcome.as_deref().unwrap_or("running"),
+            attempt.outcome.map_or("running", AttemptOutcome::as_str),
             result,
             attempt.tick_id
         );
@@ -269,7 +271,7 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     crate::outln!();
     crate::outln!("History");
     for transition in &detail.transitions {
-        let from = transition.from.as_deref().unwrap_or("");
+        let from = transition.from.map_or("", State::as_str);
         let detail = transition
             .detail
             .as_deref()

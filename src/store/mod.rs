@@ -1,294 +1,537 @@
-//! The database: connection, pragmas, migrations, and every SQL string of httpat. Callers ask for
-//! what they want (`claim_due`, `tasks_matching`) and get domain types back.
+//! The database behind one interface: `Store` for reading, `Tx` for what is written, always
+//! inside a transaction. A backend (SQLite here, `sqlite/`) holds every SQL string and executes
+//! statements; what those statements mean for a user (the state a task enters, the line in its
+//! history, the key of a firing) is decided here, once for every backend.
 
-mod claims;
-mod endpoints;
+mod backend;
 mod location;
-mod schedules;
-mod tasks;
-mod ticks;
+mod records;
+mod rows;
+mod sqlite;
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::ops::Deref;
 
-use anyhow::{bail, Context, Result};
-use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
-use rusqlite_migration::{Migrations, M};
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::attempt::AttemptResult;
+use crate::endpoint::Endpoint;
+use crate::origin::Origin;
+use crate::task::{Decision, Outcome, State, Task};
+use backend::Backend;
 
 pub use location::{redact, Location};
-pub use schedules::{Firing, Schedule};
-pub use tasks::{AttemptRecord, NewTask, PruneCounts, TaskFilter, TransitionRecord, COUNT_CAP};
-pub use ticks::{TickCounts, TickRecord};
-
-/// The schema, one file per version, applied in order and never edited once released.
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("../../migrations/0001_initial.sql")),
-    M::up(include_str!("../../migrations/0002_recurring.sql")),
-    M::up(include_str!("../../migrations/0003_claim_index.sql")),
-    M::up(include_str!("../../migrations/0004_first_deployment.sql")),
-];
-
-/// How long a writer waits for another before giving up: ticks and schedules from several
-/// processes share one file.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub use records::{
+    AttemptRecord, Claim, Firing, NewTask, PruneCounts, Schedule, TaskFilter, TickCounts,
+    TickRecord, Transition, COUNT_CAP,
+};
 
 /// An open database.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    backend: Box<dyn Backend>,
 }
 
 impl Store {
-    /// Opens the database, creating it (folder 0700, file 0600) and bringing its schema up to
-    /// date. A database from a newer httpat is refused and left untouched.
+    /// Opens the database, creating it (an SQLite file: folder 0700, file 0600) and bringing
+    /// its schema up to date. A database from a newer httpat is refused and left untouched.
     pub fn open(location: &Location) -> Result<Store> {
         let Location::Sqlite(path) = location;
-        create_if_missing(path)?;
-        Store::open_file(path)
+        Ok(Store::with(sqlite::Sqlite::open(path)?))
     }
 
     /// Opens the database if it exists (`None` when it does not; nothing is created).
     pub fn open_existing(location: &Location) -> Result<Option<Store>> {
         let Location::Sqlite(path) = location;
-        if !path.exists() {
-            return Ok(None);
-        }
-        Store::open_file(path).map(Some)
+        Ok(sqlite::Sqlite::open_existing(path)?.map(Store::with))
     }
 
     /// An empty database in memory, with the whole schema: what a command that only reads sees
     /// when no database exists yet.
     pub fn empty() -> Result<Store> {
-        let mut conn = Connection::open_in_memory()?;
-        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
-        Ok(Store {
-            conn,
-            path: PathBuf::new(),
-        })
+        Ok(Store::with(sqlite::Sqlite::empty()?))
     }
 
-    fn open_file(path: &Path) -> Result<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .context("cannot open it")?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
-        store.configure()?;
-        Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        let version = self.schema_version()?;
-        if version > MIGRATIONS.len() {
-            bail!(
-                "it was made by a newer httpat (schema version {version}; this httpat knows up \
-                 to {}): upgrade httpat, the database was not changed",
-                MIGRATIONS.len()
-            );
+    fn with(backend: impl Backend + 'static) -> Store {
+        Store {
+            backend: Box::new(backend),
         }
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        if mode != "wal" {
-            bail!("cannot switch it to WAL journaling (it stays in {mode} mode)");
-        }
-        // An acknowledged task must survive a power cut: every commit is synced.
-        self.conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        )?;
-        // A short-lived process need not pay for a checkpoint at exit; the WAL is checkpointed
-        // automatically as it grows.
-        self.conn
-            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        if version < MIGRATIONS.len() {
-            let migrated = Migrations::from_slice(MIGRATIONS).to_latest(&mut self.conn);
-            // Two processes may open a new database at once: the loser's migration fails, and
-            // finds the schema already brought up to date by the winner.
-            if let Err(error) = migrated {
-                if self.schema_version()? != MIGRATIONS.len() {
-                    bail!("cannot bring its schema up to date: {error}");
-                }
-            }
-        }
-        Ok(())
     }
 
-    /// The schema version the database is at.
-    pub fn schema_version(&self) -> Result<usize> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        Ok(version.max(0) as usize)
+    /// The database's clock, when it is a server's (every command's "now" then); None for a
+    /// file, whose clock is the command's own.
+    pub fn clock(&self) -> Result<Option<DateTime<Utc>>> {
+        self.backend.clock()
     }
 
-    /// Runs `work` in one write transaction (taken at once, so two writers never deadlock):
-    /// committed if it returns Ok, rolled back otherwise.
-    pub fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let done = work(self).and_then(|value| {
-            self.conn.execute_batch("COMMIT").context("cannot commit")?;
+    /// Runs `work` in one write transaction: committed if it returns Ok, rolled back otherwise
+    /// (a failed commit included, so that no later statement runs inside a dead transaction).
+    pub fn in_transaction<T>(&self, work: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.backend.begin()?;
+        let done = work(&Tx { store: self }).and_then(|value| {
+            self.backend.commit()?;
             Ok(value)
         });
-        if done.is_err() && !self.conn.is_autocommit() {
-            // A failed COMMIT leaves the transaction open: without this, the next statement
-            // would run inside it. The rollback's own error would hide the one that matters.
-            let _ = self.conn.execute_batch("ROLLBACK");
+        if done.is_err() {
+            self.backend.rollback();
         }
         done
     }
-}
 
-/// A WAL larger than this is folded back into the database when a process closes it. Every
-/// short-lived process is the first connection of its life: it rebuilds the WAL index by reading
-/// the whole WAL, and it cannot know what earlier processes checkpointed (that lives in the
-/// index), so only a checkpoint that empties the WAL file keeps that read short.
-const WAL_FOLD_BYTES: u64 = 256 * 1024;
+    pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
+        self.backend.endpoint(name)
+    }
 
-/// How long closing waits for other processes' readers before leaving the fold to a later one.
-const FOLD_PATIENCE: Duration = Duration::from_millis(50);
+    /// Every endpoint, by name.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.backend.endpoints()
+    }
 
-impl Drop for Store {
-    fn drop(&mut self) {
-        if self.path.as_os_str().is_empty() {
-            return;
-        }
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_FOLD_BYTES);
-        if large && self.conn.busy_timeout(FOLD_PATIENCE).is_ok() {
-            // Errors are fine here: the fold is an optimisation, and a later process retries.
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
+    /// Every endpoint by name, with how many unfinished tasks it has.
+    pub fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
+        self.backend.endpoints_with_waiting()
+    }
+
+    /// The registered names, for messages that say what exists.
+    pub fn endpoint_names(&self) -> Result<Vec<String>> {
+        self.backend.endpoint_names()
+    }
+
+    pub fn unfinished_tasks_of(&self, name: &str) -> Result<u64> {
+        self.backend.unfinished_tasks_of(name)
+    }
+
+    pub fn task(&self, id: i64) -> Result<Option<Task>> {
+        self.backend.task(id)
+    }
+
+    /// The task holding this idempotency key, if any.
+    pub fn task_by_key(&self, key: &str) -> Result<Option<Task>> {
+        self.backend.task_by_key(key)
+    }
+
+    /// Up to `limit` tasks matching `filter` in the order they fall due, and how many match in
+    /// all (exact up to `COUNT_CAP`, else `COUNT_CAP + 1`).
+    pub fn tasks_matching(
+        &self,
+        filter: &TaskFilter,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<Task>, u64)> {
+        self.backend.tasks_matching(filter, now, limit)
+    }
+
+    /// The failed tasks of an endpoint (that failed after `after`), in the order they failed.
+    pub fn failed_tasks_of(
+        &self,
+        endpoint: &str,
+        after: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Task>> {
+        self.backend.failed_tasks_of(endpoint, after)
+    }
+
+    /// How many tasks are in each state at `now`, in `State::ALL` order.
+    pub fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
+        self.backend.state_counts(now)
+    }
+
+    /// The task that has waited longest for a tick: `due`, or `retrying` whose next attempt
+    /// time has passed.
+    pub fn oldest_waiting(&self, now: DateTime<Utc>) -> Result<Option<Task>> {
+        self.backend.oldest_waiting(now)
+    }
+
+    /// Every attempt of a task, oldest first.
+    pub fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
+        self.backend.attempts_of(task_id)
+    }
+
+    /// Every transition of a task, oldest first.
+    pub fn transitions_of(&self, task_id: i64) -> Result<Vec<Transition>> {
+        self.backend.transitions_of(task_id)
+    }
+
+    /// Which states the SQL filters put a task in (for the test that holds them to `state_of`).
+    pub fn states_by_sql(&self, task_id: i64, now: DateTime<Utc>) -> Result<Vec<State>> {
+        self.backend.states_by_sql(task_id, now)
+    }
+
+    /// The tasks a claim at `now` would take, without claiming them (`tick --dry-run`).
+    pub fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>> {
+        self.backend.due_preview(now, limit)
+    }
+
+    /// Whether a tick at `now` has anything to do.
+    pub fn has_work(&self, now: DateTime<Utc>) -> Result<bool> {
+        self.backend.has_work(now)
+    }
+
+    /// Whether a task not of the `skip` endpoints is due at `now` and not claimed.
+    pub fn any_due(&self, now: DateTime<Utc>, skip: &[String]) -> Result<bool> {
+        self.backend.any_due(now, skip)
+    }
+
+    /// How many tasks of an endpoint wait for a tick at `now`.
+    pub fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64> {
+        self.backend.waiting_count_of(endpoint, now)
+    }
+
+    /// Tasks held by a tick (this one's or another's), for recovery.
+    pub fn running_tasks(&self) -> Result<Vec<Task>> {
+        self.backend.running_tasks()
+    }
+
+    pub fn schedule(&self, name: &str) -> Result<Option<Schedule>> {
+        self.backend.schedule(name)
+    }
+
+    /// Every schedule, by name.
+    pub fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.backend.schedules()
+    }
+
+    /// Active schedules whose next firing is at or before `now`.
+    pub fn schedules_due(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>> {
+        self.backend.schedules_due(now)
+    }
+
+    /// The state of a task, if it still exists.
+    pub fn task_state(&self, id: i64, now: DateTime<Utc>) -> Result<Option<State>> {
+        Ok(self.task(id)?.map(|task| task.state(now)))
+    }
+
+    /// The latest ticks, newest first.
+    pub fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
+        self.backend.recent_ticks(limit)
+    }
+
+    /// When the last tick ended, if any has.
+    pub fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>> {
+        self.backend.last_tick_end()
+    }
+
+    /// Where a recorded tick ran; None when it left no record of that (a tick of an older
+    /// httpat, or a record pruned).
+    pub fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>> {
+        self.backend.tick_origin(tick_id)
+    }
+
+    /// Records a tick's start and where it runs (a tick with work to do), committed at once.
+    pub fn record_tick_start(
+        &self,
+        tick_id: &str,
+        origin: &Origin,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.backend.record_tick_start(tick_id, origin, at)
+    }
+
+    /// Records a tick's end and what it did, committed at once.
+    pub fn record_tick_end(
+        &self,
+        tick_id: &str,
+        at: DateTime<Utc>,
+        counts: &TickCounts,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.backend.record_tick_end(tick_id, at, counts, error)
+    }
+
+    /// Records a tick that found nothing to do, start and end at once. It acknowledges nothing,
+    /// so a backend may spare it a sync.
+    pub fn record_idle_tick(
+        &self,
+        tick_id: &str,
+        origin: &Origin,
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.backend
+            .record_idle_tick(tick_id, origin, started_at, ended_at)
     }
 }
 
-fn create_if_missing(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(folder)
-            .with_context(|| format!("cannot create its folder {}", folder.display()))?;
-    }
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        // Another process made it first: fine.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).context("cannot create it"),
+/// A write transaction: what changes the database exists only here. It reads like a `Store`.
+pub struct Tx<'a> {
+    store: &'a Store,
+}
+
+impl Deref for Tx<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        self.store
     }
 }
 
-/// What a person needs from an error that came from SQLite, in one line: which database, what
-/// went wrong in plain words, the fix where there is one, and SQLite's own words. None for an
-/// error of another kind (it is shown as it is).
-pub fn explain(error: &anyhow::Error, location: &Location) -> Option<String> {
-    use rusqlite::ErrorCode;
-    let (code, words) =
-        error
-            .chain()
-            .find_map(|cause| match cause.downcast_ref::<rusqlite::Error>() {
-                Some(rusqlite::Error::SqliteFailure(failure, message)) => Some((
-                    failure.code,
-                    message.clone().unwrap_or_else(|| failure.to_string()),
-                )),
-                _ => None,
-            })?;
-    let what = match code {
-        ErrorCode::DiskFull => "the disk is full: free some space and run the command again",
-        ErrorCode::ReadOnly => {
-            "it cannot be written (a read-only file or file system): check its permissions"
-        }
-        ErrorCode::SystemIoFailure => {
-            "a disk I/O error (a full disk or a file size limit?): check the disk and run again"
-        }
-        ErrorCode::CannotOpen => "it cannot be opened: check the path and its permissions",
-        ErrorCode::PermissionDenied => "permission denied: check the file's owner and mode",
-        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-            "another process held it for more than 30 s: run the command again"
-        }
-        ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-            "it is damaged or not an httpat database"
-        }
-        _ => return None,
-    };
-    Some(format!(
-        "database {location}: {what}; nothing was changed ({words})"
-    ))
-}
-
-/// Milliseconds since the epoch, as stored (rounded down: for "now" and for what has happened).
-pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-/// Milliseconds since the epoch for a time something must not happen before: rounded up, so
-/// that storing it never brings it forward (a task asked for 12:00:30.0005 is not due at
-/// 12:00:30.000).
-pub(crate) fn millis_not_before(at: DateTime<Utc>) -> i64 {
-    let floor = at.timestamp_millis();
-    if at.timestamp_subsec_nanos() % 1_000_000 == 0 {
-        floor
-    } else {
-        floor + 1
+impl Tx<'_> {
+    fn backend(&self) -> &dyn Backend {
+        self.store.backend.as_ref()
     }
-}
 
-/// A stored time back as a `DateTime`.
-pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
-    // Stored times come from `millis`, so they are in range; the epoch is a safe fallback.
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
+    /// Inserts the endpoint, or replaces the stored one of the same name.
+    pub fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
+        self.backend().save_endpoint(endpoint, now)
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// Removes an endpoint; its tasks stay (a tick cancels unfinished ones, naming the cause).
+    pub fn delete_endpoint(&self, name: &str) -> Result<()> {
+        self.backend().delete_endpoint(name)
+    }
 
-    #[test]
-    fn a_failed_commit_is_rolled_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Location::Sqlite(dir.path().join("httpat.db"))).unwrap();
-        // A deferred foreign key violation makes COMMIT itself fail, leaving the transaction
-        // open unless it is rolled back.
-        let failed = store.in_transaction(|store| {
-            store.conn.execute_batch(
-                "PRAGMA defer_foreign_keys = ON; \
-                 INSERT INTO transitions (task_id, at, to_state, actor) \
-                 VALUES (4242, 0, 'due', 'test')",
+    /// Stores a new task and its first transition (`scheduled`, or `due` when its time has
+    /// come); returns its id, or None when its key is taken (nothing is stored).
+    pub fn insert_task(
+        &self,
+        task: &NewTask,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let Some(id) = self.backend().insert_task(task, now)? else {
+            return Ok(None);
+        };
+        let initial = if task.due_at > now {
+            State::Scheduled
+        } else {
+            State::Due
+        };
+        let detail = task.creation.as_deref().unwrap_or("created");
+        self.record_transition(id, now, None, initial, actor, Some(detail))?;
+        Ok(Some(id))
+    }
+
+    /// Records a change of state in a task's history.
+    pub fn record_transition(
+        &self,
+        task_id: i64,
+        at: DateTime<Utc>,
+        from: Option<State>,
+        to: State,
+        actor: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.backend().insert_transition(&Transition {
+            task_id,
+            at,
+            from,
+            to,
+            actor: actor.to_string(),
+            detail: detail.map(str::to_string),
+        })
+    }
+
+    /// Cancels a task that has not started (it is `from`), with the operator's reason; false
+    /// when a tick claimed it meanwhile.
+    pub fn cancel(
+        &self,
+        task: &Task,
+        from: State,
+        reason: Option<&str>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        if !self.backend().cancel_task(task.id, reason, now)? {
+            return Ok(false);
+        }
+        self.record_transition(task.id, now, Some(from), State::Cancelled, actor, reason)?;
+        Ok(true)
+    }
+
+    /// Puts a failed or cancelled task (it is `from`) back to wait until `at`, with a fresh
+    /// attempt budget; false when it changed meanwhile.
+    pub fn retry(
+        &self,
+        task: &Task,
+        from: State,
+        at: DateTime<Utc>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<State>> {
+        if !self.backend().retry_task(task.id, at)? {
+            return Ok(None);
+        }
+        let to = if at > now {
+            State::Scheduled
+        } else {
+            State::Due
+        };
+        let detail = format!(
+            "retry at {}, with a fresh attempt budget",
+            crate::when::rfc3339(at)
+        );
+        self.record_transition(task.id, now, Some(from), to, actor, Some(&detail))?;
+        Ok(Some(to))
+    }
+
+    /// Deletes (or, for a dry run, counts) finished tasks that finished before `cutoff`, with
+    /// their attempts and history, and old tick records.
+    pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
+        self.backend().prune(cutoff, dry_run)
+    }
+
+    /// Claims due tasks for a tick; each claimed task's history says which attempt it starts.
+    pub fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
+        let claimed = self.backend().claim_due(claim)?;
+        for task in &claimed {
+            let detail = format!("attempt {}", task.attempts);
+            self.record_transition(
+                task.id,
+                claim.started_at,
+                Some(task.state_before_claim()),
+                State::Running,
+                claim.tick_id,
+                Some(&detail),
             )?;
-            Ok(())
-        });
-        assert!(failed.is_err());
-        assert!(store.conn.is_autocommit(), "the transaction was left open");
-        let count: i64 = store
-            .in_transaction(|store| {
-                Ok(store
-                    .conn
-                    .query_row("SELECT count(*) FROM transitions", [], |row| row.get(0))?)
-            })
-            .unwrap();
-        assert_eq!(count, 0);
+        }
+        Ok(claimed)
     }
+
+    /// Gives back a claimed task whose request was never started (the tick stopped, or its
+    /// time budget ran out first): the claim's attempt is undone and the task waits for the
+    /// next tick. Fenced like `record_result`.
+    pub fn release(&self, task: &Task, tick_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        if !self.backend().release_task(task, tick_id)? {
+            return Ok(false);
+        }
+        self.record_transition(
+            task.id,
+            now,
+            Some(State::Running),
+            task.state_before_claim(),
+            tick_id,
+            Some(
+                "not sent: the tick stopped, or its time ran out, before this request could start",
+            ),
+        )?;
+        Ok(true)
+    }
+
+    /// Records one attempt's result and moves the task as `decision` says, if `tick_id` still
+    /// holds the task for that attempt (fencing: a tick that lost its lease changes nothing).
+    /// Returns whether the result was recorded.
+    pub fn record_result(
+        &self,
+        tick_id: &str,
+        result: &AttemptResult,
+        decision: &Decision,
+        finished_at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<bool> {
+        let outcome = match decision.state {
+            State::Succeeded => Some(Outcome::Succeeded),
+            State::Failed => Some(Outcome::Failed),
+            State::Cancelled => Some(Outcome::Cancelled),
+            State::Scheduled | State::Due | State::Running | State::Retrying => None,
+        };
+        let recorded = self.backend().record_result(&records::Recorded {
+            tick_id,
+            result,
+            outcome,
+            next_attempt_at: decision.next_attempt_at,
+            finished_at,
+            reason,
+        })?;
+        if !recorded {
+            return Ok(false);
+        }
+        let detail = format!("attempt {}: {}", result.number, result.summary());
+        self.record_transition(
+            result.task_id,
+            finished_at,
+            Some(State::Running),
+            decision.state,
+            tick_id,
+            Some(&detail),
+        )?;
+        Ok(true)
+    }
+
+    /// Frees a task whose tick died or whose lease expired: its in-flight attempt is recorded
+    /// as `interrupted`, and it is due again at `due_again_at` (`retrying`), or `failed` when
+    /// its attempts are used up. Fenced like `record_result`.
+    pub fn recover(
+        &self,
+        task: &Task,
+        actor: &str,
+        now: DateTime<Utc>,
+        due_again_at: DateTime<Utc>,
+        to: State,
+        why: &str,
+    ) -> Result<bool> {
+        let recovered = self.backend().recover_task(&records::Recovery {
+            task,
+            now,
+            due_again_at,
+            failed: to == State::Failed,
+            why,
+        })?;
+        if !recovered {
+            return Ok(false);
+        }
+        let detail = format!("attempt {} interrupted: {why}", task.attempts);
+        self.record_transition(task.id, now, Some(State::Running), to, actor, Some(&detail))?;
+        Ok(true)
+    }
+
+    /// Inserts the schedule, or replaces the stored one of the same name.
+    pub fn save_schedule(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()> {
+        self.backend().save_schedule(schedule, now)
+    }
+
+    pub fn delete_schedule(&self, name: &str) -> Result<bool> {
+        self.backend().delete_schedule(name)
+    }
+
+    /// Makes the task of one firing and moves the schedule to its next firing, fenced on the
+    /// next firing read: when another tick fired it first, nothing happens and None is
+    /// returned. The task's key, `recur:NAME:FIRE_TIME` (UTC), makes a second task for one
+    /// firing impossible, however many ticks run on however many hosts.
+    pub fn fire(&self, firing: &Firing, actor: &str, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let schedule = &firing.schedule;
+        let advanced = self.backend().advance_schedule(
+            &schedule.name,
+            schedule.next_fire_at,
+            firing.next_fire_at,
+            firing.fire_at,
+        )?;
+        if !advanced {
+            return Ok(None);
+        }
+        let fired = firing
+            .fire_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut detail = format!("fired by schedule \"{}\" for {fired}", schedule.name);
+        if firing.skipped > 0 {
+            detail.push_str(&format!(
+                "; {} earlier missed firing{} skipped",
+                firing.skipped,
+                if firing.skipped == 1 { "" } else { "s" }
+            ));
+        }
+        let task = NewTask {
+            endpoint: schedule.endpoint.clone(),
+            args: schedule.args.clone(),
+            key: Some(format!("recur:{}:{fired}", schedule.name)),
+            priority: schedule.priority,
+            max_attempts: schedule.max_attempts,
+            agent: Some(format!("recur:{}", schedule.name)),
+            due_at: firing.fire_at,
+            schedule: Some(schedule.name.clone()),
+            creation: Some(detail),
+        };
+        let Some(id) = self.insert_task(&task, actor, now)? else {
+            return Ok(None);
+        };
+        self.backend().set_last_task(&schedule.name, id)?;
+        Ok(Some(id))
+    }
+}
+
+/// What a person needs from an error of the database at `location`, in one line (the database,
+/// what went wrong in plain words, the fix where there is one); None for an error of another
+/// kind, which is shown as it is.
+pub fn explain(error: &anyhow::Error, location: &Location) -> Option<String> {
+    let explained = match location {
+        Location::Sqlite(_) => sqlite::explain(error)?,
+    };
+    Some(format!("database {location}: {explained}"))
 }

@@ -1,37 +1,17 @@
-//! Every tick records itself, so that `status` can tell whether the executor is alive.
+//! Every tick records itself, in SQLite.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{named_params, OptionalExtension};
 
-use super::{from_millis, millis, Store};
+use super::{from_millis, millis, Sqlite};
 use crate::origin::Origin;
+use crate::store::backend::Ticks;
+use crate::store::records::{TickCounts, TickRecord};
 
-/// What one tick did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct TickCounts {
-    pub recovered: u32,
-    pub fired: u32,
-    pub sent: u32,
-    pub succeeded: u32,
-    pub retrying: u32,
-    pub failed: u32,
-    pub cancelled: u32,
-}
-
-/// A tick as recorded.
-#[derive(Debug, Clone)]
-pub struct TickRecord {
-    pub id: String,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub counts: TickCounts,
-    pub error: Option<String>,
-}
-
-impl Store {
+impl Ticks for Sqlite {
     /// The latest ticks, newest first.
-    pub fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
+    fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
                  failed, cancelled, error \
@@ -58,7 +38,7 @@ impl Store {
     }
 
     /// When the last tick ended, if any has.
-    pub fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>> {
+    fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>> {
         let last: Option<i64> = self
             .conn
             .prepare_cached("SELECT max(ended_at) FROM ticks")?
@@ -68,7 +48,7 @@ impl Store {
 
     /// Records a tick's start and where it runs (a tick with work to do; an idle one uses
     /// `record_idle_tick`).
-    pub fn record_tick_start(
+    fn record_tick_start(
         &self,
         tick_id: &str,
         origin: &Origin,
@@ -91,7 +71,7 @@ impl Store {
 
     /// Where a recorded tick ran (its pid is the second field of its id); None when it left
     /// no record of that (a tick of an older httpat, or a record pruned).
-    pub fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>> {
+    fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>> {
         let Some(pid) = tick_id.split(':').nth(1).and_then(|p| p.parse().ok()) else {
             return Ok(None);
         };
@@ -111,7 +91,7 @@ impl Store {
     }
 
     /// Records a tick's end and what it did.
-    pub fn record_tick_end(
+    fn record_tick_end(
         &self,
         tick_id: &str,
         ended_at: DateTime<Utc>,
@@ -143,7 +123,7 @@ impl Store {
     /// Records a tick that found nothing to do, start and end in one commit. That commit is not
     /// synced: it acknowledges nothing, and a power cut can cost at most the record of an idle
     /// minute, while a sync would be most of an idle tick's cost.
-    pub fn record_idle_tick(
+    fn record_idle_tick(
         &self,
         tick_id: &str,
         origin: &Origin,

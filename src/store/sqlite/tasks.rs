@@ -1,12 +1,17 @@
-//! Tasks, their attempts and their transitions in the database.
+//! Tasks, their attempts and their transitions in SQLite.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, OptionalExtension, Row};
-use serde_json::{Map, Value};
 
-use super::{from_millis, millis, millis_not_before, Store};
+use super::{from_millis, millis, millis_not_before, Sqlite};
+use crate::attempt::AttemptOutcome;
+use crate::store::backend::Tasks;
+use crate::store::records::{
+    AttemptRecord, NewTask, PruneCounts, TaskFilter, Transition, COUNT_CAP,
+};
+use crate::store::rows::task_args;
 use crate::task::{Outcome, State, Task};
 
 pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_attempts, agent, \
@@ -15,18 +20,8 @@ pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_at
 
 pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
     let id: i64 = row.get(0)?;
-    let args: String = row.get(2)?;
+    let (args, damage) = task_args(id, &row.get::<_, String>(2)?);
     let outcome: Option<String> = row.get(14)?;
-    // A damaged row is read, so that it can be listed and shown, but never sent as it is.
-    let (args, damage) = match serde_json::from_str::<Map<String, Value>>(&args) {
-        Ok(args) => (args, None),
-        Err(e) => (
-            Map::new(),
-            Some(format!(
-                "task {id}: its stored arguments (column args) are damaged: {e}"
-            )),
-        ),
-    };
     Ok(Task {
         id,
         endpoint: row.get(1)?,
@@ -70,71 +65,6 @@ pub(super) fn state_condition(state: State) -> &'static str {
     }
 }
 
-/// A task about to be stored.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub endpoint: String,
-    pub args: Map<String, Value>,
-    pub key: Option<String>,
-    pub priority: i64,
-    pub max_attempts: Option<u32>,
-    pub agent: Option<String>,
-    pub due_at: DateTime<Utc>,
-    /// The recurring schedule that made it, if any.
-    pub schedule: Option<String>,
-    /// The detail of its first transition [default: "created"].
-    pub creation: Option<String>,
-}
-
-/// What `list` asks for; empty fields do not filter.
-#[derive(Debug, Clone, Default)]
-pub struct TaskFilter {
-    pub states: Vec<State>,
-    pub endpoint: Option<String>,
-    pub agent: Option<String>,
-    pub key: Option<String>,
-    pub schedule: Option<String>,
-    pub before: Option<DateTime<Utc>>,
-    pub after: Option<DateTime<Utc>>,
-}
-
-/// One attempt as stored.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub number: u32,
-    pub tick_id: String,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: Option<i64>,
-    pub outcome: Option<String>,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub request: Option<String>,
-    pub content_type: Option<String>,
-    pub retry_after: Option<String>,
-    pub location: Option<String>,
-    pub body: Option<Vec<u8>>,
-    pub body_truncated: bool,
-}
-
-/// One transition as stored.
-#[derive(Debug, Clone)]
-pub struct TransitionRecord {
-    pub at: DateTime<Utc>,
-    pub from: Option<String>,
-    pub to: String,
-    pub actor: String,
-    pub detail: Option<String>,
-}
-
-/// What `prune` deleted, or would delete.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PruneCounts {
-    pub tasks: u64,
-    pub attempts: u64,
-    pub transitions: u64,
-    pub ticks: u64,
-}
-
 /// The tick records `prune` may delete: started before the cutoff (`?1`), and none that `status`
 /// or recovery reads.
 const OLD_TICKS: &str = "started_at < ?1 \
@@ -147,49 +77,44 @@ const OLD_TICKS: &str = "started_at < ?1 \
                             ORDER BY ended_at DESC, rowid DESC LIMIT 1) \
                     FROM (SELECT DISTINCT host FROM ticks) hosts)";
 
-/// Counting stops here, so that `list` stays fast on millions of tasks.
-pub const COUNT_CAP: u64 = 10_000;
-
-impl Store {
+impl Tasks for Sqlite {
     /// Stores a new task and its `created` transition; returns its id.
-    pub fn insert_task(&self, task: &NewTask, actor: &str, now: DateTime<Utc>) -> Result<i64> {
+    fn insert_task(&self, task: &NewTask, now: DateTime<Utc>) -> Result<Option<i64>> {
         let args = serde_json::to_string(&task.args)?;
         let due = millis_not_before(task.due_at);
         // The id is one above any ever given, pruned ones included: an id in an old log line
         // never names another task.
-        self.conn
+        let id = self
+            .conn
             .prepare_cached(
                 "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
                      created_at, due_at, next_attempt_at, schedule) \
                  VALUES ((SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
                           FROM id_marks WHERE name = 'tasks'), \
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) \
+                 ON CONFLICT (key) DO NOTHING RETURNING id",
             )?
-            .execute(params![
-                task.endpoint,
-                args,
-                task.key,
-                task.priority,
-                task.max_attempts,
-                task.agent,
-                millis(now),
-                due,
-                task.schedule
-            ])
+            .query_row(
+                params![
+                    task.endpoint,
+                    args,
+                    task.key,
+                    task.priority,
+                    task.max_attempts,
+                    task.agent,
+                    millis(now),
+                    due,
+                    task.schedule
+                ],
+                |row| row.get(0),
+            )
+            .optional()
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
-        let id = self.conn.last_insert_rowid();
-        let initial = if task.due_at > now {
-            State::Scheduled
-        } else {
-            State::Due
-        };
-        let detail = task.creation.as_deref().unwrap_or("created");
-        self.record_transition(id, now, None, initial, actor, Some(detail))?;
         Ok(id)
     }
 
     /// The task with this id, if any.
-    pub fn task(&self, id: i64) -> Result<Option<Task>> {
+    fn task(&self, id: i64) -> Result<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -199,7 +124,7 @@ impl Store {
     }
 
     /// The task holding this idempotency key, if any.
-    pub fn task_by_key(&self, key: &str) -> Result<Option<Task>> {
+    fn task_by_key(&self, key: &str) -> Result<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE key = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -210,7 +135,7 @@ impl Store {
 
     /// Up to `limit` tasks matching `filter` in time order, and how many match in all (exact up
     /// to `COUNT_CAP`, else `COUNT_CAP + 1`).
-    pub fn tasks_matching(
+    fn tasks_matching(
         &self,
         filter: &TaskFilter,
         now: DateTime<Utc>,
@@ -272,35 +197,26 @@ impl Store {
         Ok((tasks, matched))
     }
 
-    /// Records a change of state in the task's history.
-    pub fn record_transition(
-        &self,
-        task_id: i64,
-        at: DateTime<Utc>,
-        from: Option<State>,
-        to: State,
-        actor: &str,
-        detail: Option<&str>,
-    ) -> Result<()> {
+    fn insert_transition(&self, transition: &Transition) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
-                task_id,
-                millis(at),
-                from.map(State::as_str),
-                to.as_str(),
-                actor,
-                detail
+                transition.task_id,
+                millis(transition.at),
+                transition.from.map(State::as_str),
+                transition.to.as_str(),
+                transition.actor,
+                transition.detail
             ])
-            .with_context(|| format!("cannot record the history of task {task_id}"))?;
+            .with_context(|| format!("cannot record the history of task {}", transition.task_id))?;
         Ok(())
     }
 
     /// Marks an unclaimed task cancelled; returns false when it was claimed meanwhile.
-    pub fn cancel_task(&self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+    fn cancel_task(&self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
         let changed = self
             .conn
             .prepare_cached(
@@ -314,7 +230,7 @@ impl Store {
 
     /// Puts a failed or cancelled task back to wait until `at` with a fresh attempt budget; the
     /// time it was scheduled for stays. Returns false when it is in neither state.
-    pub fn retry_task(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+    fn retry_task(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
         let changed = self
             .conn
             .prepare_cached(
@@ -328,11 +244,7 @@ impl Store {
     }
 
     /// The failed tasks of an endpoint (that failed after `after`), in the order they failed.
-    pub fn failed_tasks_of(
-        &self,
-        endpoint: &str,
-        after: Option<DateTime<Utc>>,
-    ) -> Result<Vec<Task>> {
+    fn failed_tasks_of(&self, endpoint: &str, after: Option<DateTime<Utc>>) -> Result<Vec<Task>> {
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks \
              WHERE endpoint = ?1 AND outcome = 'failed' AND finished_at > ?2 \
@@ -349,7 +261,7 @@ impl Store {
     }
 
     /// How many tasks are in each state at `now`, in `State::ALL` order.
-    pub fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
+    fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
         let sums: Vec<String> = State::ALL
             .iter()
             .map(|state| format!("coalesce(sum({}), 0)", state_condition(*state)))
@@ -370,7 +282,7 @@ impl Store {
 
     /// The task that has waited longest for a tick: `due`, or `retrying` whose next attempt
     /// time has passed.
-    pub fn oldest_waiting(&self, now: DateTime<Utc>) -> Result<Option<Task>> {
+    fn oldest_waiting(&self, now: DateTime<Utc>) -> Result<Option<Task>> {
         let sql = format!(
             "SELECT {TASK_COLUMNS} FROM tasks \
              WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1 \
@@ -387,7 +299,7 @@ impl Store {
     /// their attempts and transitions, and tick records that started before it, except each
     /// host's latest tick and latest ended tick (`status` reads them) and any tick that holds a
     /// task (recovery reads it).
-    pub fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
+    fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
         let cutoff = millis(cutoff);
         let count = |sql: &str| -> Result<u64> {
             let n: i64 = self
@@ -431,7 +343,7 @@ impl Store {
     }
 
     /// Every attempt of a task, oldest first.
-    pub fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
+    fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT number, tick_id, started_at, duration_ms, outcome, status, error, request, \
                  content_type, retry_after, location, body, body_truncated \
@@ -443,7 +355,10 @@ impl Store {
                 tick_id: row.get(1)?,
                 started_at: from_millis(row.get(2)?),
                 duration_ms: row.get(3)?,
-                outcome: row.get(4)?,
+                outcome: row
+                    .get::<_, Option<String>>(4)?
+                    .as_deref()
+                    .and_then(AttemptOutcome::parse),
                 status: row.get(5)?,
                 error: row.get(6)?,
                 request: row.get(7)?,
@@ -458,16 +373,18 @@ impl Store {
     }
 
     /// Every transition of a task, oldest first.
-    pub fn transitions_of(&self, task_id: i64) -> Result<Vec<TransitionRecord>> {
+    fn transitions_of(&self, task_id: i64) -> Result<Vec<Transition>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT at, from_state, to_state, actor, detail FROM transitions \
              WHERE task_id = ?1 ORDER BY id",
         )?;
         let rows = statement.query_map([task_id], |row| {
-            Ok(TransitionRecord {
+            let from: Option<String> = row.get(1)?;
+            Ok(Transition {
+                task_id,
                 at: from_millis(row.get(0)?),
-                from: row.get(1)?,
-                to: row.get(2)?,
+                from: from.map(|name| state_named(1, &name)).transpose()?,
+                to: state_named(2, &row.get::<_, String>(2)?)?,
                 actor: row.get(3)?,
                 detail: row.get(4)?,
             })
@@ -477,7 +394,7 @@ impl Store {
 
     /// Which of `states` each given task is in, by the SQL filters (for the test that holds them
     /// to `state_of`).
-    pub fn states_by_sql(&self, task_id: i64, now: DateTime<Utc>) -> Result<Vec<State>> {
+    fn states_by_sql(&self, task_id: i64, now: DateTime<Utc>) -> Result<Vec<State>> {
         let mut found = Vec::new();
         for state in State::ALL {
             let sql = format!(
@@ -499,6 +416,13 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+/// A stored state name back as a `State`; another name is a damaged row.
+fn state_named(column: usize, name: &str) -> rusqlite::Result<State> {
+    name.parse().map_err(|e: anyhow::Error| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 fn named<'a>(values: &'a [(&'a str, SqlValue)]) -> Vec<(&'a str, &'a dyn rusqlite::ToSql)> {

@@ -1,47 +1,27 @@
-//! Endpoints in the database.
-
-use std::time::Duration;
+//! Endpoints in SQLite.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{from_millis, millis, Store};
-use crate::endpoint::{Endpoint, SuccessStatuses};
+use super::{from_millis, millis, Sqlite};
+use crate::endpoint::Endpoint;
+use crate::store::backend::Endpoints;
+use crate::store::rows::EndpointRow;
 use crate::tls::TlsFiles;
 
 const ENDPOINT_COLUMNS: &str = "name, method, url, headers, timeout_ms, max_attempts, success, \
      description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key";
 
 fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
-    let name: String = row.get(0)?;
-    let headers: String = row.get(3)?;
-    let success: String = row.get(6)?;
-    let timeout_ms: i64 = row.get(4)?;
-    // A damaged row is read, so that it can be listed and shown, but its tasks are never sent
-    // with a part of it missing.
-    let mut damage = Vec::new();
-    let headers = serde_json::from_str(&headers).unwrap_or_else(|e| {
-        damage.push(format!(
-            "its stored headers (column headers) are damaged: {e}"
-        ));
-        Vec::new()
-    });
-    let success = SuccessStatuses::parse(&success).unwrap_or_else(|e| {
-        damage.push(format!(
-            "its stored success statuses (column success) are damaged: {e}"
-        ));
-        SuccessStatuses::default()
-    });
-    Ok(Endpoint {
-        damage: (!damage.is_empty()).then(|| format!("endpoint \"{name}\": {}", damage.join("; "))),
-        name,
+    Ok(EndpointRow {
+        name: row.get(0)?,
         method: row.get(1)?,
         url: row.get(2)?,
-        headers,
-        timeout: Duration::from_millis(timeout_ms.max(0) as u64),
+        headers: row.get(3)?,
+        timeout_ms: row.get(4)?,
         max_attempts: row.get(5)?,
-        success,
+        success: row.get(6)?,
         description: row.get(7)?,
         deprecated_at: row.get::<_, Option<i64>>(8)?.map(from_millis),
         deprecated_reason: row.get(9)?,
@@ -50,12 +30,13 @@ fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
             client_cert: row.get(11)?,
             client_key: row.get(12)?,
         },
-    })
+    }
+    .into_endpoint())
 }
 
-impl Store {
+impl Endpoints for Sqlite {
     /// The endpoint with this name, if registered.
-    pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
+    fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = ?1");
         self.conn
             .prepare_cached(&sql)?
@@ -65,7 +46,7 @@ impl Store {
     }
 
     /// Every endpoint, by name.
-    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
+    fn endpoints(&self) -> Result<Vec<Endpoint>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name");
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], endpoint_from_row)?;
@@ -73,7 +54,7 @@ impl Store {
     }
 
     /// Every endpoint by name, with how many unfinished tasks it has.
-    pub fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
+    fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
         let sql = format!(
             "SELECT {ENDPOINT_COLUMNS}, \
                  (SELECT count(*) FROM tasks t WHERE t.endpoint = e.name AND t.outcome IS NULL) \
@@ -87,7 +68,7 @@ impl Store {
     }
 
     /// The registered names, for messages that say what exists.
-    pub fn endpoint_names(&self) -> Result<Vec<String>> {
+    fn endpoint_names(&self) -> Result<Vec<String>> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT name FROM endpoints ORDER BY name")?;
@@ -96,7 +77,7 @@ impl Store {
     }
 
     /// How many unfinished tasks an endpoint has.
-    pub fn unfinished_tasks_of(&self, name: &str) -> Result<u64> {
+    fn unfinished_tasks_of(&self, name: &str) -> Result<u64> {
         let count: i64 = self
             .conn
             .prepare_cached("SELECT count(*) FROM tasks WHERE endpoint = ?1 AND outcome IS NULL")?
@@ -105,7 +86,7 @@ impl Store {
     }
 
     /// Removes an endpoint; its tasks stay (a tick cancels unfinished ones, naming the cause).
-    pub fn delete_endpoint(&self, name: &str) -> Result<()> {
+    fn delete_endpoint(&self, name: &str) -> Result<()> {
         self.conn
             .prepare_cached("DELETE FROM endpoints WHERE name = ?1")?
             .execute([name])
@@ -114,7 +95,7 @@ impl Store {
     }
 
     /// Inserts the endpoint, or replaces the stored one of the same name.
-    pub fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
+    fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
         let headers = serde_json::to_string(&endpoint.headers)?;
         self.conn
             .prepare_cached(

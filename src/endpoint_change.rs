@@ -1,0 +1,199 @@
+//! A change to one endpoint, as `register` and `register --file` ask for it: the checked values
+//! to set, the endpoint they make, and which fields changed.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::endpoint::{self, Endpoint, SuccessStatuses};
+use crate::error::{refused, usage};
+use crate::template::UrlTemplate;
+use crate::tls::{self, Role, TlsFiles};
+
+/// What happened to an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Unchanged,
+    Removed,
+}
+
+/// What `register` did to one endpoint, as printed and as `--json` gives it.
+#[derive(Debug, Serialize)]
+pub struct Change {
+    pub name: String,
+    pub change: ChangeKind,
+    /// The fields an update changed, in a fixed order.
+    pub fields: Vec<&'static str>,
+}
+
+impl Change {
+    /// The line a person reads: `created`, `updated: url, timeout`, `unchanged`.
+    pub fn line(&self) -> String {
+        match self.change {
+            ChangeKind::Created => "created".to_string(),
+            ChangeKind::Updated => format!("updated: {}", self.fields.join(", ")),
+            ChangeKind::Unchanged => "unchanged".to_string(),
+            ChangeKind::Removed => "removed".to_string(),
+        }
+    }
+}
+
+/// Checked values to set; `None` keeps the current value (or the default when created).
+#[derive(Debug, Default)]
+pub struct Requested {
+    pub url: Option<String>,
+    pub method: Option<String>,
+    pub headers: Option<Vec<(String, String)>>,
+    pub timeout: Option<std::time::Duration>,
+    pub max_attempts: Option<u32>,
+    pub success: Option<SuccessStatuses>,
+    /// `Some("")` clears it.
+    pub description: Option<String>,
+    /// `Some(Some(reason))` deprecates (the reason may be empty), `Some(None)` lifts it.
+    pub deprecated: Option<Option<String>>,
+    /// TLS files, absolute and checked; `Some(None)` removes one.
+    pub ca_file: Option<Option<String>>,
+    pub client_cert: Option<Option<String>>,
+    pub client_key: Option<Option<String>>,
+}
+
+/// A TLS file option checked and made absolute (relative to `base`, else the current
+/// directory); `none` removes the file.
+pub fn check_tls_path(
+    role: Role,
+    given: &Option<String>,
+    base: Option<&std::path::Path>,
+) -> Result<Option<Option<String>>> {
+    given
+        .as_deref()
+        .map(|path| tls::check_path(role, path, base).map_err(|e| usage(format!("{e:#}"))))
+        .transpose()
+}
+
+pub fn check_url(url: &str) -> Result<String> {
+    UrlTemplate::parse(url)?;
+    Ok(url.to_string())
+}
+
+/// The endpoint after the change, and which fields changed.
+pub fn apply(
+    name: &str,
+    current: Option<Endpoint>,
+    requested: Requested,
+    now: DateTime<Utc>,
+) -> Result<(Endpoint, Change)> {
+    let created = current.is_none();
+    if created && requested.url.is_none() && requested.deprecated.is_some() {
+        return Err(refused(format!(
+            "endpoint \"{name}\" is not registered (see httpat endpoints)"
+        )));
+    }
+    let mut next = match current {
+        Some(endpoint) => endpoint,
+        None => Endpoint {
+            name: name.to_string(),
+            method: endpoint::DEFAULT_METHOD.to_string(),
+            url: requested.url.clone().ok_or_else(|| {
+                usage(format!(
+                    "endpoint \"{name}\" is not registered yet: give its --url to create it"
+                ))
+            })?,
+            headers: Vec::new(),
+            timeout: endpoint::DEFAULT_TIMEOUT,
+            max_attempts: endpoint::DEFAULT_MAX_ATTEMPTS,
+            success: SuccessStatuses::parse(endpoint::DEFAULT_SUCCESS)?,
+            tls: TlsFiles::default(),
+            description: None,
+            deprecated_at: None,
+            deprecated_reason: None,
+            damage: None,
+        },
+    };
+    let mut fields = Vec::new();
+    if let Some(damage) = next.damage.take() {
+        // Keeping a damaged part would send requests without it: it must be given anew.
+        if requested.headers.is_none() || requested.success.is_none() {
+            return Err(refused(format!(
+                "{damage}; register it again with all its --header options and --success (or \
+                 from an endpoints file) to repair it"
+            )));
+        }
+        fields.extend(["headers", "success"]);
+        next.headers.clear();
+    }
+    macro_rules! update {
+        ($field:ident, $label:literal) => {
+            if let Some(value) = requested.$field {
+                if next.$field != value {
+                    next.$field = value;
+                    if !fields.contains(&$label) {
+                        fields.push($label);
+                    }
+                }
+            }
+        };
+    }
+    update!(url, "url");
+    update!(method, "method");
+    update!(headers, "headers");
+    update!(timeout, "timeout");
+    update!(max_attempts, "max_attempts");
+    update!(success, "success");
+    let tls_paths = [
+        (requested.ca_file, &mut next.tls.ca_file, "ca_file"),
+        (
+            requested.client_cert,
+            &mut next.tls.client_cert,
+            "client_cert",
+        ),
+        (requested.client_key, &mut next.tls.client_key, "client_key"),
+    ];
+    for (value, stored, label) in tls_paths {
+        if let Some(value) = value {
+            if *stored != value {
+                *stored = value;
+                fields.push(label);
+            }
+        }
+    }
+    if fields.iter().any(|f| f.starts_with("client_")) {
+        next.tls
+            .check_client_pair()
+            .map_err(|e| usage(format!("endpoint \"{name}\": {e:#}")))?;
+    }
+    if let Some(description) = requested.description {
+        let description = Some(description).filter(|d| !d.is_empty());
+        if next.description != description {
+            next.description = description;
+            fields.push("description");
+        }
+    }
+    if let Some(deprecation) = requested.deprecated {
+        let reason = deprecation.clone().filter(|r| !r.is_empty());
+        let was = (next.deprecated_at.is_some(), next.deprecated_reason.clone());
+        if was != (deprecation.is_some(), reason.clone()) {
+            if deprecation.is_some() != was.0 {
+                next.deprecated_at = deprecation.is_some().then_some(now);
+            }
+            next.deprecated_reason = reason;
+            fields.push("deprecated");
+        }
+    }
+    let change = match (created, fields.is_empty()) {
+        (true, _) => ChangeKind::Created,
+        (false, true) => ChangeKind::Unchanged,
+        (false, false) => ChangeKind::Updated,
+    };
+    if created {
+        fields.clear();
+    }
+    let change = Change {
+        name: name.to_string(),
+        change,
+        fields,
+    };
+    Ok((next, change))
+}

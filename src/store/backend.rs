@@ -1,0 +1,162 @@
+//! What a backend does: the statements of httpat, one method each, the same names for SQLite
+//! and PostgreSQL so that the two can be read side by side. A backend executes; it decides
+//! nothing a user would see (which state, which history line, which key): `Store` and `Tx`
+//! compose those above it, once for both.
+//!
+//! Every method takes `&self`: a backend holds one connection and runs one statement at a time.
+//! Methods that write are called only by `Tx`, inside a transaction the backend began.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::records::{
+    AttemptRecord, Claim, NewTask, PruneCounts, Recorded, Recovery, Schedule, TaskFilter,
+    TickCounts, TickRecord, Transition,
+};
+use crate::endpoint::Endpoint;
+use crate::origin::Origin;
+use crate::task::{State, Task};
+
+/// The registry.
+pub trait Endpoints {
+    fn endpoint(&self, name: &str) -> Result<Option<Endpoint>>;
+    /// Every endpoint, by name.
+    fn endpoints(&self) -> Result<Vec<Endpoint>>;
+    /// Every endpoint by name, with how many unfinished tasks it has.
+    fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>>;
+    fn endpoint_names(&self) -> Result<Vec<String>>;
+    fn unfinished_tasks_of(&self, name: &str) -> Result<u64>;
+    /// Inserts the endpoint, or replaces the stored one of the same name.
+    fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()>;
+    fn delete_endpoint(&self, name: &str) -> Result<()>;
+}
+
+/// Tasks, their attempts and their history.
+pub trait Tasks {
+    /// Stores a task row and returns its id; None when its key is taken (nothing is stored).
+    /// The id is above any ever given, pruned ones included.
+    fn insert_task(&self, task: &NewTask, now: DateTime<Utc>) -> Result<Option<i64>>;
+    fn insert_transition(&self, transition: &Transition) -> Result<()>;
+    fn task(&self, id: i64) -> Result<Option<Task>>;
+    fn task_by_key(&self, key: &str) -> Result<Option<Task>>;
+    /// Up to `limit` tasks matching `filter` in the order they fall due, and how many match in
+    /// all (exact up to `COUNT_CAP`, else `COUNT_CAP + 1`).
+    fn tasks_matching(
+        &self,
+        filter: &TaskFilter,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<Task>, u64)>;
+    /// The failed tasks of an endpoint (that failed after `after`), in the order they failed.
+    fn failed_tasks_of(&self, endpoint: &str, after: Option<DateTime<Utc>>) -> Result<Vec<Task>>;
+    /// Marks an unclaimed, unfinished task cancelled; false when it was claimed meanwhile.
+    fn cancel_task(&self, id: i64, reason: Option<&str>, now: DateTime<Utc>) -> Result<bool>;
+    /// Puts a failed or cancelled task back to wait until `at` with a fresh attempt budget; the
+    /// time it was scheduled for stays. False when it is in neither state.
+    fn retry_task(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// How many tasks are in each state at `now`, in `State::ALL` order.
+    fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>>;
+    /// The task that has waited longest for a tick.
+    fn oldest_waiting(&self, now: DateTime<Utc>) -> Result<Option<Task>>;
+    /// Deletes (or, for a dry run, counts) finished tasks that finished before `cutoff`, their
+    /// attempts and history, and tick records that started before it, except each host's latest
+    /// tick and latest ended tick and any tick that holds a task; raises the id mark first.
+    fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts>;
+    fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>>;
+    fn transitions_of(&self, task_id: i64) -> Result<Vec<Transition>>;
+    /// Which states the SQL filters put a task in (for the test that holds them to `state_of`).
+    fn states_by_sql(&self, task_id: i64, now: DateTime<Utc>) -> Result<Vec<State>>;
+}
+
+/// What ticks do to tasks.
+pub trait Claims {
+    /// Claims due tasks, highest priority first, then the longest waiting, then by id: each
+    /// gets its next attempt number, the lease and an in-flight attempt row. Two ticks never
+    /// claim the same task.
+    fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>>;
+    /// Undoes the claim of a task whose request never started (its attempt row goes); fenced by
+    /// tick and attempt. False when the tick no longer held it.
+    fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool>;
+    /// Records an attempt's result and moves the task on, fenced: only the tick that holds the
+    /// task for that attempt changes anything. False when it no longer held it.
+    fn record_result(&self, recorded: &Recorded) -> Result<bool>;
+    /// Frees a task whose tick is gone: its in-flight attempt becomes `interrupted`. Fenced like
+    /// `record_result`.
+    fn recover_task(&self, recovery: &Recovery) -> Result<bool>;
+    /// The tasks a claim at `now` would take, without claiming them.
+    fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>>;
+    /// Whether a tick at `now` has anything to do: a task held by a tick, a task due, or a
+    /// schedule to fire.
+    fn has_work(&self, now: DateTime<Utc>) -> Result<bool>;
+    /// Whether any task is due at `now` and not claimed (rows another tick is claiming count).
+    fn any_due(&self, now: DateTime<Utc>, skip: &[String]) -> Result<bool>;
+    /// How many tasks of an endpoint wait for a tick at `now`.
+    fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64>;
+    /// Tasks held by a tick (this one's or another's), for recovery.
+    fn running_tasks(&self) -> Result<Vec<Task>>;
+}
+
+/// Recurring schedules.
+pub trait Schedules {
+    fn schedule(&self, name: &str) -> Result<Option<Schedule>>;
+    /// Every schedule, by name.
+    fn schedules(&self) -> Result<Vec<Schedule>>;
+    /// Active schedules whose next firing is at or before `now`.
+    fn schedules_due(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>>;
+    /// Inserts the schedule, or replaces the stored one of the same name.
+    fn save_schedule(&self, schedule: &Schedule, now: DateTime<Utc>) -> Result<()>;
+    fn delete_schedule(&self, name: &str) -> Result<bool>;
+    /// Moves an active schedule from the next firing read to `next`, recording `fired` as its
+    /// last: a compare-and-set, false when another tick moved it first.
+    fn advance_schedule(
+        &self,
+        name: &str,
+        read: DateTime<Utc>,
+        next: DateTime<Utc>,
+        fired: DateTime<Utc>,
+    ) -> Result<bool>;
+    fn set_last_task(&self, name: &str, task_id: i64) -> Result<()>;
+}
+
+/// Every tick records itself.
+pub trait Ticks {
+    /// The latest ticks, newest first.
+    fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>>;
+    fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Records a tick's start and where it runs, committed at once.
+    fn record_tick_start(&self, tick_id: &str, origin: &Origin, at: DateTime<Utc>) -> Result<()>;
+    /// Records a tick's end and what it did, committed at once.
+    fn record_tick_end(
+        &self,
+        tick_id: &str,
+        at: DateTime<Utc>,
+        counts: &TickCounts,
+        error: Option<&str>,
+    ) -> Result<()>;
+    /// Records a tick that found nothing to do, start and end at once.
+    fn record_idle_tick(
+        &self,
+        tick_id: &str,
+        origin: &Origin,
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Where a recorded tick ran; None when it left no record of that.
+    fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>>;
+}
+
+/// Transactions and what is the backend's own.
+pub trait Connection {
+    /// Begins a write transaction (taken at once on SQLite, so two writers never deadlock).
+    fn begin(&self) -> Result<()>;
+    fn commit(&self) -> Result<()>;
+    /// Rolls back whatever is open; never fails (a connection that is gone has nothing open).
+    fn rollback(&self);
+    /// The database's clock, for a backend whose clock is a server's (None: the caller's).
+    fn clock(&self) -> Result<Option<DateTime<Utc>>>;
+}
+
+/// A whole backend.
+pub trait Backend: Endpoints + Tasks + Claims + Schedules + Ticks + Connection {}
+
+impl<T: Endpoints + Tasks + Claims + Schedules + Ticks + Connection> Backend for T {}

@@ -1,0 +1,169 @@
+//! What the store takes and gives besides the domain's own types: rows to write, filters, and
+//! records read back. Both backends speak these.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::attempt::{AttemptOutcome, AttemptResult};
+use crate::task::{Outcome, State, Task};
+
+/// A task about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub endpoint: String,
+    pub args: Map<String, Value>,
+    pub key: Option<String>,
+    pub priority: i64,
+    pub max_attempts: Option<u32>,
+    pub agent: Option<String>,
+    pub due_at: DateTime<Utc>,
+    /// The recurring schedule that made it, if any.
+    pub schedule: Option<String>,
+    /// The detail of its first transition [default: "created"].
+    pub creation: Option<String>,
+}
+
+/// What `list` asks for; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub states: Vec<State>,
+    pub endpoint: Option<String>,
+    pub agent: Option<String>,
+    pub key: Option<String>,
+    pub schedule: Option<String>,
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
+}
+
+/// Counting stops here, so that `list` stays fast on millions of tasks.
+pub const COUNT_CAP: u64 = 10_000;
+
+/// One attempt as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub number: u32,
+    pub tick_id: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i64>,
+    /// None while in flight.
+    pub outcome: Option<AttemptOutcome>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub request: Option<String>,
+    pub content_type: Option<String>,
+    pub retry_after: Option<String>,
+    pub location: Option<String>,
+    pub body: Option<Vec<u8>>,
+    pub body_truncated: bool,
+}
+
+/// One change of a task's state, as written and as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub task_id: i64,
+    pub at: DateTime<Utc>,
+    /// None for the first (the task's creation).
+    pub from: Option<State>,
+    pub to: State,
+    /// `user:NAME` or a tick's id.
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// What `prune` deleted, or would delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneCounts {
+    pub tasks: u64,
+    pub attempts: u64,
+    pub transitions: u64,
+    pub ticks: u64,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TickCounts {
+    pub recovered: u32,
+    pub fired: u32,
+    pub sent: u32,
+    pub succeeded: u32,
+    pub retrying: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+}
+
+/// A tick as recorded.
+#[derive(Debug, Clone)]
+pub struct TickRecord {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub counts: TickCounts,
+    pub error: Option<String>,
+}
+
+/// A recurring schedule as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub name: String,
+    pub endpoint: String,
+    pub cron: String,
+    pub zone: String,
+    pub args: Map<String, Value>,
+    pub priority: i64,
+    pub max_attempts: Option<u32>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub next_fire_at: DateTime<Utc>,
+    pub last_fire_at: Option<DateTime<Utc>>,
+    pub last_task_id: Option<i64>,
+}
+
+/// One firing a tick is about to make: the schedule as read, the firing's time, and the next.
+#[derive(Debug, Clone)]
+pub struct Firing {
+    pub schedule: Schedule,
+    pub fire_at: DateTime<Utc>,
+    pub next_fire_at: DateTime<Utc>,
+    pub skipped: u64,
+}
+
+/// A claim of due tasks for one tick.
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    pub tick_id: &'a str,
+    /// What counts as due: tasks whose next attempt time is at or before this.
+    pub now: DateTime<Utc>,
+    /// When the claimed attempts start.
+    pub started_at: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+    /// Only tasks whose endpoint timeout fits in this many milliseconds are taken.
+    pub remaining_ms: i64,
+    pub limit: u32,
+    /// Endpoints the tick cannot send to: their tasks stay due.
+    pub skip: &'a [String],
+}
+
+/// An attempt's result to record, and where the task goes.
+#[derive(Debug, Clone)]
+pub struct Recorded<'a> {
+    pub tick_id: &'a str,
+    pub result: &'a AttemptResult,
+    /// Set when the task is finished by this result.
+    pub outcome: Option<Outcome>,
+    /// When the next attempt may start (a task that will be retried).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+    pub reason: Option<&'a str>,
+}
+
+/// A running task freed because its tick is gone.
+#[derive(Debug, Clone)]
+pub struct Recovery<'a> {
+    pub task: &'a Task,
+    pub now: DateTime<Utc>,
+    /// When it may be sent again (if it is not failed).
+    pub due_again_at: DateTime<Utc>,
+    /// Its attempts are used up: it fails.
+    pub failed: bool,
+    pub why: &'a str,
+}

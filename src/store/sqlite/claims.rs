@@ -1,0 +1,268 @@
+//! What ticks do to tasks in SQLite: claim the due ones under a lease, record results fenced by
+//! that lease, and recover tasks whose tick died. SQLite has one writer at a time, and a claim
+//! runs in a `BEGIN IMMEDIATE` transaction: what it reads as unclaimed stays unclaimed.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{named_params, OptionalExtension};
+
+use super::tasks::{task_from_row, TASK_COLUMNS};
+use super::{millis, millis_not_before, Sqlite};
+use crate::attempt::AttemptOutcome;
+use crate::store::backend::Claims;
+use crate::store::records::{Claim, Recorded, Recovery};
+use crate::task::Task;
+
+impl Claims for Sqlite {
+    fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
+        let skip = serde_json::to_string(claim.skip)?;
+        // One priority level at a time, each a short walk of the `tasks_claim` index: no sort of
+        // every due task, and no scan of a level's future backlog.
+        let mut ids: Vec<i64> = Vec::new();
+        let mut below: Option<i64> = None;
+        let mut next_level = self.conn.prepare_cached(
+            "SELECT max(priority) FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND priority < ?1",
+        )?;
+        let mut due_at_level = self.conn.prepare_cached(
+            "SELECT id FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND priority = :level \
+               AND next_attempt_at <= :now \
+               AND endpoint NOT IN (SELECT value FROM json_each(:skip)) \
+               AND coalesce((SELECT timeout_ms FROM endpoints e WHERE e.name = tasks.endpoint), 0) \
+                   <= :remaining \
+             ORDER BY next_attempt_at, id LIMIT :limit",
+        )?;
+        while ids.len() < claim.limit as usize {
+            let level: Option<i64> =
+                next_level.query_row([below.unwrap_or(i64::MAX)], |row| row.get(0))?;
+            let Some(level) = level else { break };
+            let wanted = claim.limit as usize - ids.len();
+            let found = due_at_level
+                .query_map(
+                    named_params! {
+                        ":level": level,
+                        ":now": millis(claim.now),
+                        ":remaining": claim.remaining_ms,
+                        ":limit": wanted as i64,
+                        ":skip": skip,
+                    },
+                    |row| row.get::<_, i64>(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            ids.extend(found);
+            if level == i64::MIN {
+                break;
+            }
+            below = Some(level);
+        }
+        let sql = format!(
+            "UPDATE tasks SET tick_id = :tick, lease_until = :lease, attempts = attempts + 1 \
+             WHERE id = :id AND outcome IS NULL AND tick_id IS NULL \
+             RETURNING {TASK_COLUMNS}"
+        );
+        let mut take = self.conn.prepare_cached(&sql)?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let task = take
+                .query_row(
+                    named_params! {
+                        ":tick": claim.tick_id,
+                        ":lease": millis(claim.lease_until),
+                        ":id": id,
+                    },
+                    task_from_row,
+                )
+                .optional()
+                .with_context(|| format!("cannot claim task {id}"))?;
+            claimed.extend(task);
+        }
+        let mut insert_attempt = self.conn.prepare_cached(
+            "INSERT INTO attempts (task_id, number, tick_id, started_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for task in &claimed {
+            insert_attempt.execute(rusqlite::params![
+                task.id,
+                task.attempts,
+                claim.tick_id,
+                millis(claim.started_at)
+            ])?;
+        }
+        Ok(claimed)
+    }
+
+    fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool> {
+        let (task_id, number) = (task.id, task.attempts);
+        let released = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, attempts = attempts - 1 \
+                 WHERE id = ?1 AND tick_id = ?2 AND attempts = ?3",
+            )?
+            .execute(rusqlite::params![task_id, tick_id, number])
+            .with_context(|| format!("cannot release task {task_id}"))?;
+        if released == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached("DELETE FROM attempts WHERE task_id = ?1 AND number = ?2")?
+            .execute(rusqlite::params![task_id, number])?;
+        Ok(true)
+    }
+
+    fn record_result(&self, recorded: &Recorded) -> Result<bool> {
+        let result = recorded.result;
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = :outcome, \
+                     finished_at = CASE WHEN :outcome IS NULL THEN NULL ELSE :finished END, \
+                     next_attempt_at = COALESCE(:next, next_attempt_at), \
+                     reason = :reason, last_result = :summary \
+                 WHERE id = :id AND tick_id = :tick AND attempts = :number",
+            )?
+            .execute(named_params! {
+                ":outcome": recorded.outcome.map(|o| o.as_str()),
+                ":finished": millis(recorded.finished_at),
+                ":next": recorded.next_attempt_at.map(millis_not_before),
+                ":reason": recorded.reason,
+                ":summary": result.summary(),
+                ":id": result.task_id,
+                ":tick": recorded.tick_id,
+                ":number": result.number,
+            })
+            .with_context(|| format!("cannot record the result of task {}", result.task_id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET started_at = :started, duration_ms = :duration, \
+                     outcome = :verdict, status = :status, error = :error, request = :request, \
+                     content_type = :content_type, retry_after = :retry_after, \
+                     location = :location, body = :body, body_truncated = :truncated \
+                 WHERE task_id = :id AND number = :number",
+            )?
+            .execute(named_params! {
+                ":started": millis(result.started_at),
+                ":duration": result.duration_ms,
+                ":verdict": AttemptOutcome::from(result.verdict).as_str(),
+                ":status": result.status,
+                ":error": result.error,
+                ":request": result.request,
+                ":content_type": result.content_type,
+                ":retry_after": result.retry_after,
+                ":location": result.location,
+                ":body": result.body,
+                ":truncated": result.body_truncated,
+                ":id": result.task_id,
+                ":number": result.number,
+            })?;
+        Ok(true)
+    }
+
+    fn recover_task(&self, recovery: &Recovery) -> Result<bool> {
+        let task = recovery.task;
+        let Some(dead_tick) = &task.tick_id else {
+            return Ok(false);
+        };
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, next_attempt_at = :due, \
+                     outcome = CASE WHEN :failed THEN 'failed' END, \
+                     finished_at = CASE WHEN :failed THEN :now END, \
+                     reason = CASE WHEN :failed THEN :why END, last_result = 'interrupted' \
+                 WHERE id = :id AND tick_id = :dead AND attempts = :number",
+            )?
+            .execute(named_params! {
+                ":now": millis(recovery.now),
+                ":due": millis(recovery.due_again_at),
+                ":failed": recovery.failed,
+                ":why": recovery.why,
+                ":id": task.id,
+                ":dead": dead_tick,
+                ":number": task.attempts,
+            })
+            .with_context(|| format!("cannot recover task {}", task.id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET outcome = 'interrupted', error = :why \
+                 WHERE task_id = :id AND number = :number AND outcome IS NULL",
+            )?
+            .execute(
+                named_params! {":why": recovery.why, ":id": task.id, ":number": task.attempts},
+            )?;
+        Ok(true)
+    }
+
+    fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= :now \
+             ORDER BY priority DESC, next_attempt_at, id LIMIT :limit"
+        );
+        let tasks = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                named_params! {":now": millis(now), ":limit": limit},
+                task_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Task>>>()?;
+        Ok(tasks)
+    }
+
+    fn has_work(&self, now: DateTime<Utc>) -> Result<bool> {
+        // One statement of three indexed probes: an idle tick costs little more than opening
+        // the database.
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE tick_id IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM tasks \
+                         WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1) \
+                     OR EXISTS (SELECT 1 FROM schedules \
+                         WHERE paused_at IS NULL AND next_fire_at <= ?1)",
+            )?
+            .query_row([millis(now)], |row| row.get(0))?)
+    }
+
+    fn any_due(&self, now: DateTime<Utc>, skip: &[String]) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tasks \
+                     WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1 \
+                       AND endpoint NOT IN (SELECT value FROM json_each(?2)))",
+            )?
+            .query_row(
+                rusqlite::params![millis(now), serde_json::to_string(skip)?],
+                |row| row.get(0),
+            )?)
+    }
+
+    fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM tasks WHERE endpoint = ?1 AND outcome IS NULL \
+                     AND tick_id IS NULL AND next_attempt_at <= ?2",
+            )?
+            .query_row(rusqlite::params![endpoint, millis(now)], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    fn running_tasks(&self) -> Result<Vec<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE tick_id IS NOT NULL");
+        let tasks = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([], task_from_row)?
+            .collect::<rusqlite::Result<Vec<Task>>>()?;
+        Ok(tasks)
+    }
+}
