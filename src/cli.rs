@@ -133,7 +133,8 @@ pub struct RegisterArgs {
     #[arg(required_unless_present = "file")]
     pub name: Option<String>,
 
-    /// Make the registry match a TOML file of endpoints, in one transaction, all or nothing
+    /// Make the registry match a TOML file of endpoints (`-` for stdin), in one transaction, all
+    /// or nothing
     #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key"])]
     pub file: Option<PathBuf>,
 

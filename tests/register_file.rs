@@ -258,3 +258,47 @@ fn json_prints_one_change_per_endpoint_with_its_fields() {
     );
     let (_, _) = exits(&env, &["register", "--file", &changed, "--prune"], 0);
 }
+
+#[test]
+fn stdin_is_read_as_the_file_when_it_is_given_as_a_dash() {
+    let env = Env::new();
+    env.ok(&["register", "gamma", "--url", "http://127.0.0.1:9/gamma"]);
+    let from_stdin = |args: &[&str]| {
+        let out = env.cmd(args).write_stdin(TWO).output().expect("run httpat");
+        assert!(out.status.success(), "httpat {args:?}: {out:?}");
+        sorted_lines(&String::from_utf8_lossy(&out.stdout))
+    };
+    assert_eq!(
+        from_stdin(&["register", "--file", "-"]),
+        vec!["alpha: created", "beta: created"]
+    );
+    let registered = endpoints(&env);
+    assert_eq!(registered[0].1["url"], "http://127.0.0.1:9/alpha/{id}");
+    assert_eq!(registered[0].1["timeout_ms"], 5_000);
+    assert_eq!(registered[1].1["method"], "GET");
+    assert_eq!(
+        from_stdin(&["register", "--file", "-", "--prune"]),
+        vec!["alpha: unchanged", "beta: unchanged", "gamma: removed"]
+    );
+    assert_eq!(names(&env), vec!["alpha", "beta"]);
+}
+
+#[test]
+fn a_bad_entry_on_stdin_changes_nothing_and_names_standard_input_and_the_endpoint() {
+    let env = Env::new();
+    env.ok(&["register", "--file", &file(&env, "two.toml", TWO)]);
+    let before = env.dump();
+    let text = format!("{TWO}\n[endpoints.gamma]\nurl = \"ftp://127.0.0.1:9/gamma\"\n");
+    let out = env
+        .cmd(&["register", "--file", "-", "--prune"])
+        .write_stdin(text.replace("timeout = \"5s\"", "timeout = \"7s\""))
+        .output()
+        .expect("run httpat");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("standard input: endpoint \"gamma\""),
+        "{stderr}"
+    );
+    assert_eq!(before, env.dump(), "nothing changed");
+}

@@ -1,5 +1,5 @@
-//! `httpat register --file endpoints.toml [--prune]`: make the registry match a file, in one
-//! transaction, all or nothing.
+//! `httpat register --file endpoints.toml|- [--prune]`: make the registry match a file (or
+//! standard input), in one transaction, all or nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,22 +45,18 @@ struct EndpointEntry {
 }
 
 pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))
-        .map_err(|e| usage(format!("{e:#}")))?;
-    let parsed: EndpointsFile = toml::from_str(&text).map_err(|e| {
-        usage(format!(
-            "{} is not a valid endpoints file: {e}",
-            file.display()
-        ))
-    })?;
+    let (source, text) = read_file(file)?;
+    // Relative TLS paths start from the file's folder (from the current one for stdin).
+    let base = (file != Path::new("-")).then(|| file.parent()).flatten();
+    let parsed: EndpointsFile = toml::from_str(&text)
+        .map_err(|e| usage(format!("{source} is not a valid endpoints file: {e}")))?;
     let mut wanted = Vec::new();
     for (name, entry) in parsed.endpoints {
         let requested = entry
             .try_into::<EndpointEntry>()
             .map_err(anyhow::Error::from)
-            .and_then(|entry| check_entry(&name, entry, file.parent()))
-            .map_err(|e| usage(format!("{}: endpoint \"{name}\": {e:#}", file.display())))?;
+            .and_then(|entry| check_entry(&name, entry, base))
+            .map_err(|e| usage(format!("{source}: endpoint \"{name}\": {e:#}")))?;
         wanted.push((name, requested));
     }
     let now = context.now()?;
@@ -107,6 +103,21 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
         crate::outln!("{}: {}", change.name, change.line());
     }
     Ok(())
+}
+
+/// What messages call the file, and its text. `-` is standard input, so that a program that
+/// generates the endpoints (httpat-django's `register_schedulable_paths`) can pipe them in.
+fn read_file(file: &Path) -> Result<(String, String)> {
+    let (source, read) = if file == Path::new("-") {
+        let source = "standard input".to_string();
+        (source, std::io::read_to_string(std::io::stdin().lock()))
+    } else {
+        (file.display().to_string(), std::fs::read_to_string(file))
+    };
+    let text = read
+        .with_context(|| format!("cannot read {source}"))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    Ok((source, text))
 }
 
 /// Checks one entry into a full request: every field is set, so the endpoint matches the file.
