@@ -93,12 +93,16 @@ impl Context {
         }
     }
 
-    /// Where errors are written in full: `--log-file`, else `httpat.log` beside the database.
+    /// Where errors are written in full: `--log-file`, else `httpat.log` beside an SQLite
+    /// database, else `$XDG_STATE_HOME/httpat/httpat.log` (`~/.local/state/...`).
     pub fn log_path(&self) -> Option<PathBuf> {
         self.log_file
             .clone()
             .or_else(|| match self.db.as_ref().ok()? {
                 Location::Sqlite(path) => Some(path.with_file_name("httpat.log")),
+                Location::Postgres(_) => {
+                    state_home().map(|dir| dir.join("httpat").join("httpat.log"))
+                }
             })
     }
 
@@ -106,6 +110,14 @@ impl Context {
     pub fn actor(&self) -> String {
         format!("user:{}", user_name())
     }
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+fn state_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
 }
 
 /// `$USER`, else `$LOGNAME`, else "unknown".

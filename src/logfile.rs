@@ -3,7 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use chrono::Utc;
@@ -28,6 +28,13 @@ fn write_entry(path: &Path, about: Option<&str>, text: &str) {
     }
     entry.push_str(text);
     entry.push('\n');
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // A PostgreSQL user's log lives in a state folder that may not exist yet.
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder);
+    }
     let written = OpenOptions::new()
         .create(true)
         .append(true)

@@ -362,9 +362,13 @@ const CASES: &[Case] = &[
         &["hour 25: hours are 0-23"],
     ),
     ours(
-        &["--db", "postgres://alice:s3cret@dbhost/httpat", "list"],
+        &[
+            "--db",
+            "postgres://alice:s3cret@dbhost/httpat?sslmode=sometimes",
+            "list",
+        ],
         2,
-        &["postgres://alice@dbhost/httpat"],
+        &["postgres://alice@dbhost/httpat", "sslmode"],
     ),
     ours(
         &["--db", "mysql://dbhost/httpat", "list"],
@@ -475,6 +479,9 @@ fn check(env: &Env, ids: &Ids, case: &Case) -> Option<String> {
         if !stderr.to_lowercase().contains(&name.to_lowercase()) {
             faults.push(format!("stderr does not name {name:?}"));
         }
+    }
+    if stderr.contains("s3cret") {
+        faults.push("stderr shows the password".to_string());
     }
     if !case.by_clap && !stderr.lines().any(|l| l.starts_with("httpat: ")) {
         faults.push("stderr has no `httpat: ` line".to_string());

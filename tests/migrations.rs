@@ -7,7 +7,7 @@ use common::Env;
 
 #[test]
 fn reopening_a_current_database_changes_nothing() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.register_release_roll();
     env.schedule(&["release-roll", "--in", "36h", "--arg", "roll=CCT-0042"]);
     let before = env.dump();
@@ -18,7 +18,7 @@ fn reopening_a_current_database_changes_nothing() {
 
 #[test]
 fn a_database_from_a_newer_httpat_is_refused_and_untouched() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.register_release_roll();
     {
         let conn = rusqlite::Connection::open(&env.db).unwrap();
@@ -45,7 +45,7 @@ fn a_database_from_a_newer_httpat_is_refused_and_untouched() {
 
 #[test]
 fn a_new_database_is_at_the_latest_version() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.register_release_roll();
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     let version: i64 = conn

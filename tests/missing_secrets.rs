@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{dump_database, httpat, parse_strict, show, Env, Server};
+use common::{httpat, parse_strict, show, Env, Server};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -114,7 +114,7 @@ fn every_missing_variable_of_an_endpoint_is_named_on_its_one_line() {
 #[test]
 fn a_dry_run_without_a_secret_says_the_tasks_would_wait_and_changes_nothing() {
     let (env, _server, ims, plain) = setup();
-    let before = dump_database(&env.db);
+    let before = env.dump();
     let out = httpat(&env, NOW, &["tick", "--dry-run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -137,7 +137,7 @@ fn a_dry_run_without_a_secret_says_the_tasks_would_wait_and_changes_nothing() {
         assert_eq!(plan["action"], expected, "{plan:#}");
         assert!(plain.contains(&id) || plan["reason"].as_str().unwrap().contains("IMS_TOKEN"));
     }
-    assert_eq!(dump_database(&env.db), before);
+    assert_eq!(env.dump(), before);
 }
 
 #[test]

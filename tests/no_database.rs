@@ -10,7 +10,7 @@ use common::{exits, Env};
 
 #[test]
 fn a_tick_on_a_missing_database_creates_nothing_and_says_where_it_looked() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let (stdout, stderr) = exits(&env, &["tick"], 0);
     assert_eq!(stdout, "");
     let path = env.db.display().to_string();
@@ -30,7 +30,7 @@ fn a_tick_on_a_missing_database_creates_nothing_and_says_where_it_looked() {
 
 #[test]
 fn commands_that_do_not_store_create_no_database() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let cases: &[(&[&str], i32)] = &[
         (&["list"], 0),
         (&["list", "--json"], 0),
@@ -63,7 +63,7 @@ fn commands_that_do_not_store_create_no_database() {
 
 #[test]
 fn the_first_command_that_stores_creates_it() {
-    let env = Env::new();
+    let env = Env::sqlite();
     env.register_release_roll();
     assert!(env.db.exists());
     let (_, stderr) = exits(&env, &["tick"], 0);

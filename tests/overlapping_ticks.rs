@@ -8,7 +8,7 @@ mod invariants;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::{open_db, spawn_tick, Env, Reply, Server};
+use common::{rows, spawn_tick, Env, Reply, Server};
 use invariants::{schedule_many, states};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
@@ -76,14 +76,14 @@ fn overlapping_ticks_send_every_task_exactly_once() {
             assert_eq!(task["attempts_used"], 1, "task {id}: {task:#}");
         }
     }
-    let conn = open_db(&env.db);
-    let attempts: HashMap<i64, i64> = conn
-        .prepare("SELECT task_id, COUNT(*) FROM attempts GROUP BY task_id")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let number = |value: &Option<String>| -> i64 { value.as_deref().unwrap().parse().unwrap() };
+    let attempts: HashMap<i64, i64> = rows(
+        &env,
+        "SELECT task_id, COUNT(*) FROM attempts GROUP BY task_id",
+    )
+    .iter()
+    .map(|row| (number(&row[0]), number(&row[1])))
+    .collect();
     assert_eq!(attempts.len(), GOOD + BUSY, "tasks with an attempt row");
     assert!(
         attempts.values().all(|n| *n == 1),
@@ -91,13 +91,10 @@ fn overlapping_ticks_send_every_task_exactly_once() {
     );
 
     // The test proves nothing unless the ticks really ran side by side.
-    let ticks_that_sent: HashSet<String> = conn
-        .prepare("SELECT DISTINCT tick_id FROM attempts")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let ticks_that_sent: HashSet<String> = rows(&env, "SELECT DISTINCT tick_id FROM attempts")
+        .into_iter()
+        .filter_map(|row| row[0].clone())
+        .collect();
     assert!(
         ticks_that_sent.len() >= 2,
         "only {} tick(s) sent anything: the ticks did not overlap",

@@ -111,7 +111,7 @@ fn history() -> History {
 fn rows_of(env: &Env, table: &str, ids: &[i64]) -> i64 {
     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
     count(
-        &env.db,
+        env,
         &format!(
             "SELECT count(*) FROM {table} WHERE task_id IN ({})",
             ids.join(",")
@@ -284,7 +284,7 @@ fn task_ids_are_never_given_again_after_a_prune() {
     env.now("2026-11-25T12:01:00Z");
     let pruned = env.json(&["prune", "--older-than", "0s"]);
     assert_eq!(pruned["tasks"], 3, "{pruned:#}");
-    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), 0);
+    assert_eq!(count(&env, "SELECT count(*) FROM tasks"), 0);
     let next = env.schedule(&["release-roll", "--in", "1h", "--arg", "roll=new"]);
     assert_eq!(next, ids[2] + 1, "an id of a pruned task was given again");
     let (_, stderr) = exits(&env, &["show", &ids[0].to_string()], 3);

@@ -60,24 +60,24 @@ fn eight_ticks_started_together_deliver_5000_tasks_exactly_once() {
     }
     assert_eq!(
         count(
-            &env.db,
+            &env,
             "SELECT count(*) FROM tasks WHERE outcome = 'succeeded'"
         ),
         OVERLAP_TASKS as i64,
         "succeeded tasks"
     );
     assert_eq!(
-        count(&env.db, "SELECT count(*) FROM attempts"),
+        count(&env, "SELECT count(*) FROM attempts"),
         OVERLAP_TASKS as i64,
         "attempts recorded (one each)"
     );
     assert_eq!(
-        count(&env.db, "SELECT sum(sent) FROM ticks"),
+        count(&env, "SELECT sum(sent) FROM ticks"),
         OVERLAP_TASKS as i64,
         "requests the ticks say they sent"
     );
     // The test proves nothing unless the ticks really shared the work.
-    let sharing = count(&env.db, "SELECT count(*) FROM ticks WHERE sent > 0");
+    let sharing = count(&env, "SELECT count(*) FROM ticks WHERE sent > 0");
     assert!(
         sharing >= 2,
         "only {sharing} tick sent anything: the ticks did not overlap"
@@ -122,7 +122,7 @@ fn crash_round(round: usize) -> usize {
     server.set_delay(Duration::ZERO);
     tick_until_done(&env, 1, 10);
 
-    let result = tally(&env.db, &keys, &server.deliveries_by_key());
+    let result = tally(&env, &keys, &server.deliveries_by_key());
     let context = format!(
         "round {round}: killed after {kill_after:?}, {reached_before_kill} requests had reached \
          the endpoint"

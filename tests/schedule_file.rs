@@ -109,7 +109,7 @@ fn a_line_whose_key_matches_an_existing_task_prints_that_task_id() {
     assert_eq!(printed[1], existing, "{stdout}");
     assert_eq!(printed[3], printed[0], "{stdout}");
     assert_eq!(roll_of(&env, printed[2]), "CCT-0003");
-    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), 3);
+    assert_eq!(count(&env, "SELECT count(*) FROM tasks"), 3);
     assert_eq!(show(&env, existing)["due_at"], "2026-11-27T00:00:00.000Z");
 }
 
@@ -187,7 +187,7 @@ fn a_bad_line_in_the_middle_stores_nothing_and_is_named_by_its_number() {
         "stderr names `line 3`; it did not for:\n{}",
         unnamed.join("\n")
     );
-    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), 1);
+    assert_eq!(count(&env, "SELECT count(*) FROM tasks"), 1);
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn line_numbers_count_blank_lines_too() {
     let path = write(&env, "blank.jsonl", &lines);
     let stderr = refused_unchanged(&env, &["schedule", "--file", &path], 2);
     assert!(stderr.contains("line 4"), "{stderr}");
-    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), 0);
+    assert_eq!(count(&env, "SELECT count(*) FROM tasks"), 0);
 }
 
 #[test]
@@ -246,7 +246,7 @@ fn one_hundred_thousand_lines_are_stored() {
     assert_eq!(printed.len(), LINES);
     let distinct: std::collections::HashSet<i64> = printed.iter().copied().collect();
     assert_eq!(distinct.len(), LINES, "one id per task");
-    assert_eq!(count(&env.db, "SELECT count(*) FROM tasks"), LINES as i64);
+    assert_eq!(count(&env, "SELECT count(*) FROM tasks"), LINES as i64);
     let listing = env.json(&["list", "--limit", "1"]);
     assert_eq!(listing["more_than"], true, "{listing:#}");
     assert_eq!(roll_of(&env, printed[0]), "R-0");

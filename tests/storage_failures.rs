@@ -88,7 +88,7 @@ fn still_valid(env: &Env, acknowledged: &[String], refused_prefix: &str) {
 /// Finishes everything with ticks that can write, and checks nothing was lost on the way.
 fn finishes(env: &Env, server: &Server, acknowledged: &[String]) {
     tick_until_done(env, 1, 10);
-    let result = tally(&env.db, acknowledged, &server.deliveries_by_key());
+    let result = tally(env, acknowledged, &server.deliveries_by_key());
     assert!(result.lost.is_empty(), "lost: {:?}", result.lost);
     assert_eq!(result.stuck, 0, "stuck running");
     assert!(
@@ -114,7 +114,7 @@ fn filled(env: &Env, server: &Server) -> (Vec<String>, Connection) {
 
 #[test]
 fn with_a_file_size_limit_schedule_and_tick_exit_1_and_the_database_stays_valid() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     let mut complaints = Vec::new();
@@ -154,7 +154,7 @@ fn with_a_file_size_limit_schedule_and_tick_exit_1_and_the_database_stays_valid(
 fn with_stderr_on_the_full_disk_too_a_tick_still_exits_1_not_a_panic() {
     // `httpat tick >>/var/log/httpat.log 2>&1` from cron: the disk that is full also holds the
     // file stderr goes to. The error cannot be read there, but the exit code must still say 1.
-    let env = Env::new();
+    let env = Env::sqlite();
     let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     let log = std::fs::File::create(env.path("cron.log")).expect("create cron.log");
@@ -242,7 +242,7 @@ fn fill(path: &Path) {
 
 #[test]
 fn on_a_full_file_system_schedule_and_tick_exit_1_and_the_database_stays_valid() {
-    let mut env = Env::new();
+    let mut env = Env::sqlite();
     let Some(disk) = Tmpfs::mount(env.path("small"), "4m") else {
         return;
     };
@@ -275,7 +275,7 @@ fn on_a_full_file_system_schedule_and_tick_exit_1_and_the_database_stays_valid()
 
 #[test]
 fn on_a_read_only_file_system_schedule_and_tick_exit_1_and_the_database_stays_valid() {
-    let mut env = Env::new();
+    let mut env = Env::sqlite();
     let Some(disk) = Tmpfs::mount(env.path("frozen"), "16m") else {
         return;
     };
@@ -319,7 +319,7 @@ fn is_root() -> bool {
 #[test]
 fn a_database_the_user_may_not_write_makes_schedule_and_tick_exit_1() {
     use std::os::unix::fs::PermissionsExt;
-    let env = Env::new();
+    let env = Env::sqlite();
     let server = Server::start();
     let (acknowledged, keeper) = filled(&env, &server);
     drop(keeper);
@@ -373,7 +373,7 @@ fn a_database_the_user_may_not_write_makes_schedule_and_tick_exit_1() {
 
 #[test]
 fn a_database_path_under_proc_is_refused_with_exit_1_naming_the_path() {
-    let env = Env::new();
+    let env = Env::sqlite();
     let cases = [
         // Exists, read-only for root too, and not a database.
         "/proc/version",
@@ -408,7 +408,7 @@ fn a_database_path_under_proc_is_refused_with_exit_1_naming_the_path() {
 
 #[test]
 fn a_damaged_database_is_named_once_with_what_to_do() {
-    let env = Env::new();
+    let env = Env::sqlite();
     std::fs::write(
         &env.db,
         "this is not an SQLite database, only text ".repeat(40),

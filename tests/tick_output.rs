@@ -189,7 +189,7 @@ fn a_tick_with_nothing_due_is_silent_and_records_itself() {
     let server = Server::start();
     let env = env_with(&server.url("/later"), &[]);
     env.schedule(&["hook", "--in", "1h"]);
-    let before = tick_rows(&env.db);
+    let before = tick_rows(&env);
 
     let tick = run(&env, &["tick"]);
 
@@ -197,10 +197,10 @@ fn a_tick_with_nothing_due_is_silent_and_records_itself() {
     assert_eq!(tick.stdout, "");
     assert_eq!(tick.stderr, "");
     assert!(server.requests().is_empty(), "nothing was due");
-    assert_eq!(tick_rows(&env.db), before + 1, "the tick recorded itself");
+    assert_eq!(tick_rows(&env), before + 1, "the tick recorded itself");
 
     run(&env, &["tick"]);
-    assert_eq!(tick_rows(&env.db), before + 2, "every tick records itself");
+    assert_eq!(tick_rows(&env), before + 2, "every tick records itself");
 }
 
 #[test]
@@ -208,12 +208,12 @@ fn a_tick_that_sends_records_itself() {
     let server = Server::start();
     let env = env_with(&server.url("/ok"), &[]);
     schedule_now(&env, &[]);
-    let before = tick_rows(&env.db);
+    let before = tick_rows(&env);
 
     let tick = run(&env, &["tick"]);
 
     assert_eq!(tick.code, Some(0));
-    assert_eq!(tick_rows(&env.db), before + 1);
+    assert_eq!(tick_rows(&env), before + 1);
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn make_version_1_database(env: &Env) {
 
 #[test]
 fn a_version_1_database_is_migrated_and_nothing_is_lost() {
-    let env = Env::new();
+    let env = Env::sqlite();
     make_version_1_database(&env);
     let listed = env.json(&["list", "--json", "--limit", "100"]);
     let tasks = listed["tasks"].as_array().unwrap();
@@ -187,7 +187,7 @@ const PREVIOUS: [&str; 3] = [
 
 #[test]
 fn a_database_of_the_previous_version_is_migrated_and_nothing_is_lost() {
-    let mut env = Env::new();
+    let mut env = Env::sqlite();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let old_tick = format!("{host}:2147483000:0badcafe");
     {

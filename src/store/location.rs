@@ -13,11 +13,33 @@ use crate::error::usage;
 pub enum Location {
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, by libpq's URL form.
+    Postgres(PostgresUrl),
+}
+
+/// A `postgres://` or `postgresql://` URL. It may hold a password: only `Display` (which hides
+/// it) ever shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    url: String,
+}
+
+impl PostgresUrl {
+    /// The URL as given, password included: for the connection alone.
+    pub fn secret(&self) -> &str {
+        &self.url
+    }
+}
+
+impl fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
 }
 
 impl Location {
-    /// Reads `--db`: a file path, or a URL with a scheme. This httpat stores only in SQLite, so
-    /// a URL is refused (exit 2), naming what it accepts; the password is never repeated.
+    /// Reads `--db`: a file path (SQLite), or a `postgres://` / `postgresql://` URL. Any other
+    /// `SCHEME://` is refused (exit 2), naming what is accepted; the password is never repeated.
     pub fn parse(text: &Path) -> Result<Location> {
         let Some(text_str) = text.to_str() else {
             return Ok(Location::Sqlite(text.to_path_buf()));
@@ -40,10 +62,9 @@ impl Location {
             scheme.to_ascii_lowercase().as_str(),
             "postgres" | "postgresql"
         ) {
-            return Err(usage(format!(
-                "--db {shown}: this httpat cannot store in PostgreSQL yet; give the path of an \
-                 SQLite file"
-            )));
+            return Ok(Location::Postgres(PostgresUrl {
+                url: text_str.to_string(),
+            }));
         }
         Err(usage(format!(
             "--db {shown}: \"{scheme}\" is not a kind of database httpat knows: give a file path \
@@ -67,6 +88,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => write!(f, "{url}"),
         }
     }
 }
@@ -130,16 +152,24 @@ mod tests {
         for url in [
             "postgres://alice:s3cret@dbhost/httpat",
             "postgresql://alice:s3cret@dbhost:5432/httpat?sslmode=require",
-            "mysql://alice:s3cret@dbhost/httpat",
         ] {
-            let error = format!("{:#}", Location::parse(Path::new(url)).unwrap_err());
-            assert!(!error.contains("s3cret"), "{error}");
-            assert!(error.contains("alice@dbhost"), "{error}");
-            assert_eq!(
-                crate::error::exit_code(&Location::parse(Path::new(url)).unwrap_err()),
-                2
-            );
+            let location = Location::parse(Path::new(url)).unwrap();
+            assert!(matches!(location, Location::Postgres(_)), "{url}");
+            for shown in [location.to_string(), format!("{location:?}")] {
+                assert!(
+                    !shown.contains("s3cret") && shown.contains("alice@dbhost"),
+                    "{shown}"
+                );
+            }
         }
+        let url = "mysql://alice:s3cret@dbhost/httpat";
+        let error = format!("{:#}", Location::parse(Path::new(url)).unwrap_err());
+        assert!(
+            !error.contains("s3cret") && error.contains("alice@dbhost"),
+            "{error}"
+        );
+        let code = crate::error::exit_code(&Location::parse(Path::new(url)).unwrap_err());
+        assert_eq!(code, 2);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The database behind one interface: `Store` for reading, `Tx` for what is written, always
-//! inside a transaction. A backend (SQLite here, `sqlite/`) holds every SQL string and executes
+//! inside a transaction. A backend (`sqlite/`, `postgres/`) holds every SQL string and executes
 //! statements; what those statements mean for a user (the state a task enters, the line in its
-//! history, the key of a firing) is decided here, once for every backend.
+//! history, the key of a firing) is decided here, once for both.
 
 mod backend;
 mod location;
+mod postgres;
 mod records;
 mod rows;
 mod sqlite;
@@ -35,14 +36,19 @@ impl Store {
     /// Opens the database, creating it (an SQLite file: folder 0700, file 0600) and bringing
     /// its schema up to date. A database from a newer httpat is refused and left untouched.
     pub fn open(location: &Location) -> Result<Store> {
-        let Location::Sqlite(path) = location;
-        Ok(Store::with(sqlite::Sqlite::open(path)?))
+        match location {
+            Location::Sqlite(path) => Ok(Store::with(sqlite::Sqlite::open(path)?)),
+            Location::Postgres(url) => Ok(Store::with(postgres::Postgres::open(url)?)),
+        }
     }
 
-    /// Opens the database if it exists (`None` when it does not; nothing is created).
+    /// Opens the database if it exists (`None` when an SQLite file does not; nothing is
+    /// created). A PostgreSQL database always exists; its schema is made on first use.
     pub fn open_existing(location: &Location) -> Result<Option<Store>> {
-        let Location::Sqlite(path) = location;
-        Ok(sqlite::Sqlite::open_existing(path)?.map(Store::with))
+        match location {
+            Location::Sqlite(path) => Ok(sqlite::Sqlite::open_existing(path)?.map(Store::with)),
+            Location::Postgres(url) => Ok(Some(Store::with(postgres::Postgres::open(url)?))),
+        }
     }
 
     /// An empty database in memory, with the whole schema: what a command that only reads sees
@@ -532,6 +538,7 @@ impl Tx<'_> {
 pub fn explain(error: &anyhow::Error, location: &Location) -> Option<String> {
     let explained = match location {
         Location::Sqlite(_) => sqlite::explain(error)?,
+        Location::Postgres(_) => postgres::explain(error)?,
     };
     Some(format!("database {location}: {explained}"))
 }

@@ -1,10 +1,14 @@
 //! Reading the database behind the commands' backs, for what no command shows in bulk: a
-//! logical dump, one number, a connection for the rest. Nothing here writes.
+//! logical dump, one number, rows as text, on either backend; an SQLite connection for what is
+//! about the file. Nothing here writes.
 
 use std::path::Path;
 
+use postgres::SimpleQueryMessage;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
+
+use super::Env;
 
 /// A connection used only to read. Opened read-write without create: a read-only open of a WAL
 /// database may fail for want of its shared-memory file, and opening changes no row.
@@ -16,11 +20,93 @@ pub fn open_db(db: &Path) -> Connection {
     .expect("open the database to read it")
 }
 
-/// One number from the database (a `SELECT` returning one integer).
-pub fn count(db: &Path, sql: &str) -> i64 {
-    open_db(db)
-        .query_row(sql, [], |row| row.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// One number from the database (a `SELECT` returning one integer; NULL reads as 0), by SQL
+/// that both backends speak.
+pub fn count(env: &Env, sql: &str) -> i64 {
+    rows(env, sql)
+        .first()
+        .and_then(|row| row.first().cloned())
+        .flatten()
+        .map_or(0, |value| {
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("{sql}: {value:?} is not a number"))
+        })
+}
+
+/// Every row of a query, each value as text (None for NULL), by SQL both backends speak.
+pub fn rows(env: &Env, sql: &str) -> Vec<Vec<Option<String>>> {
+    if let Some(pg) = &env.pg {
+        let messages = pg
+            .client()
+            .simple_query(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        return messages
+            .iter()
+            .filter_map(|message| match message {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect();
+    }
+    let conn = open_db(&env.db);
+    let mut statement = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().unwrap_or_else(|e| panic!("{sql}: {e}")) {
+        out.push(
+            (0..columns)
+                .map(|i| match row.get_ref(i).expect("a value") {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(f) => Some(f.to_string()),
+                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// A logical dump of `env`'s database, on either backend.
+pub fn dump(env: &Env) -> String {
+    let Some(pg) = &env.pg else {
+        return dump_database(&env.db);
+    };
+    let mut client = pg.client();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'httpat' ORDER BY table_name",
+            &[],
+        )
+        .expect("list tables")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if tables.is_empty() {
+        return "<no database>".to_string();
+    }
+    let mut out = String::new();
+    for table in tables {
+        out.push_str(&format!("table {table}\n"));
+        let rows = client
+            .query(
+                &format!("SELECT row_to_json(t)::text FROM httpat.{table} t ORDER BY 1"),
+                &[],
+            )
+            .expect("dump a table");
+        for row in rows {
+            out.push_str(&format!("  {}\n", row.get::<_, String>(0)));
+        }
+    }
+    out
 }
 
 /// A logical dump of the database: every table by name, every row by rowid, every value.

@@ -7,11 +7,12 @@
 mod database;
 mod http;
 pub mod https;
+pub mod postgres;
 pub mod proxy;
 mod strict_json;
 
 #[allow(unused_imports)]
-pub use database::{count, dump_database, open_db};
+pub use database::{count, dump_database, open_db, rows};
 #[allow(unused_imports)]
 pub use http::{Recorded, Reply, Server, PATIENCE};
 #[allow(unused_imports)]
@@ -32,24 +33,81 @@ pub const DEFAULT_NOW: &str = "2026-11-25T12:00:00Z";
 /// The factory's endpoint; nothing listens on port 9 (discard), so nothing is ever sent.
 pub const RELEASE_ROLL_URL: &str = "http://127.0.0.1:9/rolls/{roll}/release";
 
+/// Which database the tests run on: SQLite, or PostgreSQL with `HTTPAT_TEST_BACKEND=postgres`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backend of this test run: the one switch between the suite's two runs.
+pub fn backend() -> Backend {
+    match std::env::var("HTTPAT_TEST_BACKEND").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
 /// A temporary home for one test: database, log file and the pinned clock.
 pub struct Env {
     pub dir: TempDir,
+    /// The SQLite file (on PostgreSQL, a path where nothing is ever made).
     pub db: PathBuf,
     pub log: PathBuf,
     now: String,
+    /// The test's own PostgreSQL database, on that backend.
+    pub pg: Option<postgres::Database>,
 }
 
 impl Env {
+    /// A home on this run's backend.
     pub fn new() -> Env {
+        Env::on(backend())
+    }
+
+    /// A home on SQLite whatever the run: for what is about SQLite files (permissions, WAL,
+    /// full disks, migrations of a file).
+    pub fn sqlite() -> Env {
+        Env::on(Backend::Sqlite)
+    }
+
+    /// A home on PostgreSQL, or None (after saying why) when no server can be had.
+    pub fn postgres(test: &str) -> Option<Env> {
+        postgres::server_or_skip(test)?;
+        Some(Env::on(Backend::Postgres))
+    }
+
+    fn on(backend: Backend) -> Env {
         let dir = tempfile::tempdir().expect("create temp dir");
         let db = dir.path().join("httpat.db");
         let log = dir.path().join("httpat.log");
+        let pg = (backend == Backend::Postgres).then(|| {
+            postgres::server()
+                .unwrap_or_else(|why| panic!("HTTPAT_TEST_BACKEND=postgres, but {why}"))
+                .database()
+        });
         Env {
             dir,
             db,
             log,
             now: DEFAULT_NOW.to_string(),
+            pg,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        if self.pg.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// What `--db` / `HTTPAT_DB` names: the file, or the database's URL.
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        match &self.pg {
+            Some(pg) => pg.url().into(),
+            None => self.db.clone().into_os_string(),
         }
     }
 
@@ -99,9 +157,10 @@ impl Env {
         parse_id(&stdout)
     }
 
-    /// `dump_database` of this environment's database.
+    /// A logical dump of this environment's database: equal dumps mean nothing a user could
+    /// see has changed.
     pub fn dump(&self) -> String {
-        dump_database(&self.db)
+        database::dump(self)
     }
 }
 
@@ -134,7 +193,7 @@ pub fn httpat(env: &Env, now: &str, args: &[&str]) -> std::process::Command {
         cmd.env_remove(name);
     }
     cmd.args(args)
-        .env("HTTPAT_DB", &env.db)
+        .env("HTTPAT_DB", env.db_arg())
         .env("HTTPAT_LOG", &env.log)
         .env("HTTPAT_NOW", now)
         .env("TZ", "UTC")

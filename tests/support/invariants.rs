@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{describe, open_db, spawn_tick, Env};
+use crate::common::{describe, rows, spawn_tick, Env};
 
 /// Runs `httpat tick ARGS` at `now` to the end; panics unless it exits 0.
 pub fn tick(env: &Env, now: &str, args: &[&str]) -> Output {
@@ -62,20 +62,15 @@ pub fn states(env: &Env) -> HashMap<i64, serde_json::Value> {
 }
 
 /// Per task: the outcomes of its attempts, in attempt order (None while in flight).
-pub fn attempt_outcomes(db: &Path) -> HashMap<i64, Vec<Option<String>>> {
-    let conn = open_db(db);
-    let mut stmt = conn
-        .prepare("SELECT task_id, outcome FROM attempts ORDER BY task_id, number")
-        .expect("query attempts");
-    let rows = stmt
-        .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
-        })
-        .expect("query attempts");
+pub fn attempt_outcomes(env: &Env) -> HashMap<i64, Vec<Option<String>>> {
     let mut outcomes: HashMap<i64, Vec<Option<String>>> = HashMap::new();
-    for row in rows {
-        let (task, outcome) = row.expect("an attempt row");
-        outcomes.entry(task).or_default().push(outcome);
+    let sql = "SELECT task_id, outcome FROM attempts ORDER BY task_id, number";
+    for row in rows(env, sql) {
+        let task = row[0]
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .expect("a task id");
+        outcomes.entry(task).or_default().push(row[1].clone());
     }
     outcomes
 }

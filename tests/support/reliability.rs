@@ -5,10 +5,9 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{count, describe, httpat, open_db, spawn_tick, Env};
+use crate::common::{count, describe, httpat, rows, spawn_tick, Env};
 
 /// The instant the suites start from; ticks move on a minute at a time from here, as cron would.
 pub const BASE: &str = "2026-11-25T12:00:00.000Z";
@@ -102,15 +101,15 @@ pub fn tick(env: &Env, now: &str, args: &[&str]) -> Output {
 }
 
 /// Tasks not finished (scheduled, due, running or retrying).
-pub fn unfinished(db: &Path) -> i64 {
-    count(db, "SELECT count(*) FROM tasks WHERE outcome IS NULL")
+pub fn unfinished(env: &Env) -> i64 {
+    count(env, "SELECT count(*) FROM tasks WHERE outcome IS NULL")
 }
 
 /// Runs ticks a minute apart from `first_minute` until no task is unfinished, at most
 /// `max_ticks`; returns the minute after the last tick.
 pub fn tick_until_done(env: &Env, first_minute: i64, max_ticks: i64) -> i64 {
     let mut at = first_minute;
-    while unfinished(&env.db) > 0 && at < first_minute + max_ticks {
+    while unfinished(env) > 0 && at < first_minute + max_ticks {
         tick(env, &minute(at), &[]);
         at += 1;
     }
@@ -118,26 +117,15 @@ pub fn tick_until_done(env: &Env, first_minute: i64, max_ticks: i64) -> i64 {
 }
 
 /// Per task key: the outcomes of its attempts in attempt order ("<in flight>" while none).
-pub fn attempts_by_key(db: &Path) -> HashMap<String, Vec<String>> {
-    let conn = open_db(db);
-    let mut stmt = conn
-        .prepare(
-            "SELECT t.key, a.outcome FROM attempts a JOIN tasks t ON t.id = a.task_id \
-             ORDER BY a.task_id, a.number",
-        )
-        .expect("query attempts");
-    let rows = stmt
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
-        })
-        .expect("query attempts");
+pub fn attempts_by_key(env: &Env) -> HashMap<String, Vec<String>> {
     let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
-    for row in rows {
-        let (key, outcome) = row.expect("an attempt row");
+    let sql = "SELECT t.key, a.outcome FROM attempts a JOIN tasks t ON t.id = a.task_id \
+               ORDER BY a.task_id, a.number";
+    for row in rows(env, sql) {
         by_key
-            .entry(key)
+            .entry(row[0].clone().unwrap_or_default())
             .or_default()
-            .push(outcome.unwrap_or_else(|| "<in flight>".to_string()));
+            .push(row[1].clone().unwrap_or_else(|| "<in flight>".to_string()));
     }
     by_key
 }
@@ -158,25 +146,14 @@ pub struct Tally {
 }
 
 /// Checks the database and the deliveries against the keys `schedule` acknowledged.
-pub fn tally(db: &Path, acknowledged: &[String], deliveries: &HashMap<String, usize>) -> Tally {
-    let conn = open_db(db);
-    let outcome_of: HashMap<String, Option<String>> = {
-        let mut stmt = conn
-            .prepare("SELECT key, outcome FROM tasks WHERE key IS NOT NULL")
-            .expect("query tasks");
-        let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .expect("query tasks");
-        rows.map(|row| row.expect("a task row")).collect()
-    };
-    let stuck = conn
-        .query_row(
-            "SELECT count(*) FROM tasks WHERE tick_id IS NOT NULL",
-            [],
-            |row| row.get::<_, i64>(0),
-        )
-        .expect("count running tasks") as usize;
-    let attempts = attempts_by_key(db);
+pub fn tally(env: &Env, acknowledged: &[String], deliveries: &HashMap<String, usize>) -> Tally {
+    let outcome_of: HashMap<String, Option<String>> =
+        rows(env, "SELECT key, outcome FROM tasks WHERE key IS NOT NULL")
+            .into_iter()
+            .map(|row| (row[0].clone().unwrap_or_default(), row[1].clone()))
+            .collect();
+    let stuck = count(env, "SELECT count(*) FROM tasks WHERE tick_id IS NOT NULL") as usize;
+    let attempts = attempts_by_key(env);
     let mut tally = Tally {
         tasks: acknowledged.len(),
         stuck,
@@ -202,16 +179,15 @@ pub fn tally(db: &Path, acknowledged: &[String], deliveries: &HashMap<String, us
             last == "success" && !before.is_empty() && before.iter().all(|o| o == "interrupted")
         }) && delivered <= story.len();
         if !explained {
-            let errors: Vec<Option<String>> = conn
-                .prepare(
-                    "SELECT a.error FROM attempts a JOIN tasks t ON t.id = a.task_id \
-                     WHERE t.key = ?1 ORDER BY a.number",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_map([key], |row| row.get(0))?
-                        .collect::<rusqlite::Result<_>>()
-                })
-                .expect("query attempt errors");
+            let sql = format!(
+                "SELECT a.error FROM attempts a JOIN tasks t ON t.id = a.task_id \
+                 WHERE t.key = '{}' ORDER BY a.number",
+                key.replace('\'', "''")
+            );
+            let errors: Vec<Option<String>> = rows(env, &sql)
+                .into_iter()
+                .map(|row| row[0].clone())
+                .collect();
             tally.unexplained.push(format!(
                 "{key}: delivered {delivered} times, attempts {story:?}, errors {errors:?}"
             ));

@@ -3,7 +3,6 @@
 //! Included with `#[path = "support/tick.rs"] mod tick_support;` next to `mod common;`.
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -51,6 +50,6 @@ pub fn tick_at_next_attempt(env: &mut Env, id: i64) {
 }
 
 /// How many rows the `ticks` table holds.
-pub fn tick_rows(db: &Path) -> i64 {
-    count(db, "SELECT count(*) FROM ticks")
+pub fn tick_rows(env: &Env) -> i64 {
+    count(env, "SELECT count(*) FROM ticks")
 }

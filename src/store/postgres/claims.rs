@@ -1,0 +1,216 @@
+//! What ticks do to tasks in PostgreSQL, with ticks on several hosts at once: a claim takes rows
+//! with `FOR UPDATE SKIP LOCKED` in a CTE (so that the LIMIT bounds what is updated, and a row
+//! another tick is claiming is passed over, never waited for); every result is written fenced by
+//! the task, its attempt and the holding tick.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use super::tasks::{tasks_from_rows, TASK_COLUMNS};
+use super::{at, count, not_before, Postgres};
+use crate::attempt::AttemptOutcome;
+use crate::store::backend::Claims;
+use crate::store::records::{Claim, Recorded, Recovery};
+use crate::task::Task;
+
+impl Claims for Postgres {
+    fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
+        let sql = format!(
+            "WITH picked AS ( \
+                 SELECT id FROM tasks \
+                 WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1 \
+                   AND endpoint <> ALL ($2) \
+                   AND coalesce((SELECT timeout_ms FROM endpoints e \
+                                 WHERE e.name = tasks.endpoint), 0) <= $3 \
+                 ORDER BY priority DESC, next_attempt_at, id \
+                 LIMIT $4 \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE tasks SET tick_id = $5, lease_until = $6, attempts = attempts + 1 \
+             FROM picked WHERE tasks.id = picked.id \
+             RETURNING {}",
+            TASK_COLUMNS
+                .split(", ")
+                .map(|column| format!("tasks.{column}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let limit = i64::from(claim.limit);
+        let rows = self.query(
+            &sql,
+            &[
+                &at(claim.now),
+                &claim.skip,
+                &claim.remaining_ms,
+                &limit,
+                &claim.tick_id,
+                &at(claim.lease_until),
+            ],
+        )?;
+        let mut claimed = tasks_from_rows(&rows)?;
+        // RETURNING gives no order: the claim's order is the order of sending.
+        claimed.sort_by(|a, b| {
+            (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
+        });
+        let ids: Vec<i64> = claimed.iter().map(|t| t.id).collect();
+        let numbers: Vec<i32> = claimed.iter().map(|t| t.attempts as i32).collect();
+        self.execute(
+            "INSERT INTO attempts (task_id, number, tick_id, started_at) \
+             SELECT id, number, $3, $4 FROM unnest($1::bigint[], $2::integer[]) AS c(id, number)",
+            &[&ids, &numbers, &claim.tick_id, &at(claim.started_at)],
+        )
+        .context("cannot record the claimed attempts")?;
+        Ok(claimed)
+    }
+
+    fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool> {
+        let number = task.attempts as i32;
+        let released = self
+            .execute(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, attempts = attempts - 1 \
+                 WHERE id = $1 AND tick_id = $2 AND attempts = $3",
+                &[&task.id, &tick_id, &number],
+            )
+            .with_context(|| format!("cannot release task {}", task.id))?;
+        if released == 0 {
+            return Ok(false);
+        }
+        self.execute(
+            "DELETE FROM attempts WHERE task_id = $1 AND number = $2",
+            &[&task.id, &number],
+        )?;
+        Ok(true)
+    }
+
+    fn record_result(&self, recorded: &Recorded) -> Result<bool> {
+        let result = recorded.result;
+        let number = result.number as i32;
+        let changed = self
+            .execute(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = $1::text, \
+                     finished_at = CASE WHEN $1::text IS NULL THEN NULL ELSE $2::timestamptz END, \
+                     next_attempt_at = COALESCE($3::timestamptz, next_attempt_at), \
+                     reason = $4, last_result = $5 \
+                 WHERE id = $6 AND tick_id = $7 AND attempts = $8",
+                &[
+                    &recorded.outcome.map(|o| o.as_str()),
+                    &at(recorded.finished_at),
+                    &recorded.next_attempt_at.map(not_before),
+                    &recorded.reason,
+                    &result.summary(),
+                    &result.task_id,
+                    &recorded.tick_id,
+                    &number,
+                ],
+            )
+            .with_context(|| format!("cannot record the result of task {}", result.task_id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        let status = result.status.map(i32::from);
+        self.execute(
+            "UPDATE attempts SET started_at = $1, duration_ms = $2, outcome = $3, status = $4, \
+                 error = $5, request = $6, content_type = $7, retry_after = $8, location = $9, \
+                 body = $10, body_truncated = $11 \
+             WHERE task_id = $12 AND number = $13",
+            &[
+                &at(result.started_at),
+                &result.duration_ms,
+                &AttemptOutcome::from(result.verdict).as_str(),
+                &status,
+                &result.error,
+                &result.request,
+                &result.content_type,
+                &result.retry_after,
+                &result.location,
+                &result.body,
+                &result.body_truncated,
+                &result.task_id,
+                &number,
+            ],
+        )?;
+        Ok(true)
+    }
+
+    fn recover_task(&self, recovery: &Recovery) -> Result<bool> {
+        let task = recovery.task;
+        let Some(dead_tick) = &task.tick_id else {
+            return Ok(false);
+        };
+        let number = task.attempts as i32;
+        let changed = self
+            .execute(
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, next_attempt_at = $1, \
+                     outcome = CASE WHEN $2::boolean THEN 'failed' END, \
+                     finished_at = CASE WHEN $2::boolean THEN $3::timestamptz END, \
+                     reason = CASE WHEN $2::boolean THEN $4::text END, \
+                     last_result = 'interrupted' \
+                 WHERE id = $5 AND tick_id = $6 AND attempts = $7",
+                &[
+                    &at(recovery.due_again_at),
+                    &recovery.failed,
+                    &at(recovery.now),
+                    &recovery.why,
+                    &task.id,
+                    dead_tick,
+                    &number,
+                ],
+            )
+            .with_context(|| format!("cannot recover task {}", task.id))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.execute(
+            "UPDATE attempts SET outcome = 'interrupted', error = $1 \
+             WHERE task_id = $2 AND number = $3 AND outcome IS NULL",
+            &[&recovery.why, &task.id, &number],
+        )?;
+        Ok(true)
+    }
+
+    fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1 \
+             ORDER BY priority DESC, next_attempt_at, id LIMIT $2"
+        );
+        tasks_from_rows(&self.query(&sql, &[&at(now), &i64::from(limit)])?)
+    }
+
+    fn has_work(&self, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE tick_id IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM tasks \
+                         WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1) \
+                     OR EXISTS (SELECT 1 FROM schedules \
+                         WHERE paused_at IS NULL AND next_fire_at <= $1)",
+                &[&at(now)],
+            )?
+            .try_get(0)?)
+    }
+
+    fn any_due(&self, now: DateTime<Utc>, skip: &[String]) -> Result<bool> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tasks \
+                     WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1 \
+                       AND endpoint <> ALL ($2))",
+                &[&at(now), &skip],
+            )?
+            .try_get(0)?)
+    }
+
+    fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64> {
+        let row = self.query_one(
+            "SELECT count(*) FROM tasks WHERE endpoint = $1 AND outcome IS NULL \
+                 AND tick_id IS NULL AND next_attempt_at <= $2",
+            &[&endpoint, &at(now)],
+        )?;
+        Ok(count(row.try_get(0)?))
+    }
+
+    fn running_tasks(&self) -> Result<Vec<Task>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE tick_id IS NOT NULL");
+        tasks_from_rows(&self.query(&sql, &[])?)
+    }
+}

@@ -1,0 +1,121 @@
+//! Endpoints in PostgreSQL.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use postgres::Row;
+
+use super::{at, count, Postgres};
+use crate::endpoint::Endpoint;
+use crate::store::backend::Endpoints;
+use crate::store::rows::EndpointRow;
+use crate::tls::TlsFiles;
+
+const ENDPOINT_COLUMNS: &str = "name, method, url, headers::text, timeout_ms, max_attempts, \
+     success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key";
+
+fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
+    Ok(EndpointRow {
+        name: row.try_get(0)?,
+        method: row.try_get(1)?,
+        url: row.try_get(2)?,
+        headers: row.try_get(3)?,
+        timeout_ms: row.try_get(4)?,
+        max_attempts: row.try_get::<_, i32>(5)?.max(0) as u32,
+        success: row.try_get(6)?,
+        description: row.try_get(7)?,
+        deprecated_at: row.try_get(8)?,
+        deprecated_reason: row.try_get(9)?,
+        tls: TlsFiles {
+            ca_file: row.try_get(10)?,
+            client_cert: row.try_get(11)?,
+            client_key: row.try_get(12)?,
+        },
+    }
+    .into_endpoint())
+}
+
+impl Endpoints for Postgres {
+    fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = $1");
+        self.query_opt(&sql, &[&name])
+            .with_context(|| format!("cannot read endpoint \"{name}\""))?
+            .map(|row| endpoint_from_row(&row))
+            .transpose()
+    }
+
+    fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints ORDER BY name");
+        self.query(&sql, &[])?
+            .iter()
+            .map(endpoint_from_row)
+            .collect()
+    }
+
+    fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS}, \
+                 (SELECT count(*) FROM tasks t WHERE t.endpoint = e.name AND t.outcome IS NULL) \
+             FROM endpoints e ORDER BY name"
+        );
+        self.query(&sql, &[])?
+            .iter()
+            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(13)?))))
+            .collect()
+    }
+
+    fn endpoint_names(&self) -> Result<Vec<String>> {
+        self.query("SELECT name FROM endpoints ORDER BY name", &[])?
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect()
+    }
+
+    fn unfinished_tasks_of(&self, name: &str) -> Result<u64> {
+        let row = self.query_one(
+            "SELECT count(*) FROM tasks WHERE endpoint = $1 AND outcome IS NULL",
+            &[&name],
+        )?;
+        Ok(count(row.try_get(0)?))
+    }
+
+    fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
+        let headers = serde_json::to_string(&endpoint.headers)?;
+        let timeout_ms = endpoint.timeout.as_millis() as i64;
+        let max_attempts = endpoint.max_attempts as i32;
+        self.execute(
+            "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
+                 success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
+                 client_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $14) \
+             ON CONFLICT (name) DO UPDATE SET method = $2, url = $3, headers = $4::text::jsonb, \
+                 timeout_ms = $5, max_attempts = $6, success = $7, description = $8, \
+                 deprecated_at = $9, deprecated_reason = $10, ca_file = $11, \
+                 client_cert = $12, client_key = $13, updated_at = $14",
+            &[
+                &endpoint.name,
+                &endpoint.method,
+                &endpoint.url,
+                &headers,
+                &timeout_ms,
+                &max_attempts,
+                &endpoint.success.as_str(),
+                &endpoint.description,
+                &endpoint.deprecated_at.map(at),
+                &endpoint.deprecated_reason,
+                &endpoint.tls.ca_file,
+                &endpoint.tls.client_cert,
+                &endpoint.tls.client_key,
+                &at(now),
+            ],
+        )
+        .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;
+        Ok(())
+    }
+
+    fn delete_endpoint(&self, name: &str) -> Result<()> {
+        self.execute("DELETE FROM endpoints WHERE name = $1", &[&name])
+            .with_context(|| format!("cannot remove endpoint \"{name}\""))?;
+        Ok(())
+    }
+}
