@@ -29,7 +29,7 @@ pub struct Scheduled {
 }
 
 /// One task as asked for, by flags or by a line of a file, before it is checked.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TaskSpec {
     pub endpoint: String,
     pub at: Option<String>,
@@ -61,7 +61,8 @@ pub fn warn_about(task: &NewTask, admitted: &Admitted, now: DateTime<Utc>) {
 }
 
 impl TaskSpec {
-    /// Checks the fields and builds the task before the database is touched.
+    /// Checks the fields and builds the task, its time counted from `now`. Called before the
+    /// database is touched (bad input changes nothing), and again with the database's "now".
     pub fn check(self, now: DateTime<Utc>) -> Result<NewTask> {
         endpoint::check_name(&self.endpoint)?;
         let zone = self.tz.as_deref().map(when::parse_zone).transpose()?;

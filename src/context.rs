@@ -44,7 +44,22 @@ impl Context {
         }
     }
 
-    /// The current time, read once when the command started.
+    /// The command's "now" on `store`: the database server's clock when the database is a
+    /// server's (so that hosts whose clocks disagree agree on what is due), read once when it
+    /// was opened; else this machine's, read once when the command started. `HTTPAT_NOW` pins
+    /// it for tests.
+    pub fn now_for(&self, store: &Store) -> Result<DateTime<Utc>> {
+        if std::env::var_os(NOW_VARIABLE).is_some() {
+            return self.now();
+        }
+        match store.clock()? {
+            Some(server) => Ok(server),
+            None => self.now(),
+        }
+    }
+
+    /// This machine's time (or the pinned one), read once when the command started: for
+    /// checking input before the database is opened, and the "now" of an SQLite database.
     pub fn now(&self) -> Result<DateTime<Utc>> {
         self.now.clone().map_err(|bad| {
             crate::error::usage(format!("{NOW_VARIABLE}={bad} is not an RFC 3339 time"))

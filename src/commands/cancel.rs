@@ -30,9 +30,9 @@ impl Cancelled {
 }
 
 pub fn run(args: CancelArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
     let actor = context.actor();
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
     let cancelled = store.in_transaction(|tx| {
         let ids = match &args.key {
             Some(key) => vec![id_for_key(tx, key)?],

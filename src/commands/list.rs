@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use comfy_table::Cell;
 use serde::Serialize;
 
@@ -26,33 +27,14 @@ pub struct Listing {
 }
 
 pub fn run(args: ListArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
-    let filter = TaskFilter {
-        states: args
-            .state
-            .as_deref()
-            .map(State::parse_list)
-            .transpose()?
-            .unwrap_or_default(),
-        endpoint: args.endpoint,
-        agent: args.agent,
-        key: args.key,
-        schedule: args.schedule,
-        before: args
-            .before
-            .as_deref()
-            .map(|t| when::parse_time(t, now, None))
-            .transpose()?,
-        after: args
-            .after
-            .as_deref()
-            .map(|t| when::parse_time(t, now, None))
-            .transpose()?,
-    };
+    // Checked before the database is opened; the times are read again by its clock.
+    filter(&args, context.now()?)?;
     if args.limit == 0 {
         return Err(usage("--limit must be at least 1"));
     }
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
+    let filter = filter(&args, now)?;
     let (tasks, matched) = store.tasks_matching(&filter, now, args.limit)?;
     let budgets: HashMap<String, u32> = store
         .endpoints()?
@@ -81,7 +63,33 @@ pub fn run(args: ListArgs, context: &Context) -> Result<()> {
     Ok(())
 }
 
-fn print(listing: &Listing, now: chrono::DateTime<chrono::Utc>, utc: bool) {
+/// What `list` asks for.
+fn filter(args: &ListArgs, now: DateTime<Utc>) -> Result<TaskFilter> {
+    Ok(TaskFilter {
+        states: args
+            .state
+            .as_deref()
+            .map(State::parse_list)
+            .transpose()?
+            .unwrap_or_default(),
+        endpoint: args.endpoint.clone(),
+        agent: args.agent.clone(),
+        key: args.key.clone(),
+        schedule: args.schedule.clone(),
+        before: args
+            .before
+            .as_deref()
+            .map(|t| when::parse_time(t, now, None))
+            .transpose()?,
+        after: args
+            .after
+            .as_deref()
+            .map(|t| when::parse_time(t, now, None))
+            .transpose()?,
+    })
+}
+
+fn print(listing: &Listing, now: DateTime<Utc>, utc: bool) {
     if listing.tasks.is_empty() {
         crate::outln!("No tasks match.");
         return;

@@ -20,10 +20,10 @@ pub struct Pruned {
 }
 
 pub fn run(args: PruneArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
     let age = when::parse_duration(&args.older_than)?;
-    let cutoff = when::before(now, age)?;
+    when::before(context.now()?, age)?;
     let store = context.read_store()?;
+    let cutoff = when::before(context.now_for(&store)?, age)?;
     let counts = store.in_transaction(|store| store.prune(cutoff, args.dry_run))?;
     if context.json {
         return render::print_json(&Pruned {

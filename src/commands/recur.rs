@@ -56,13 +56,16 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
             args.name
         ))
     })?;
-    let now = context.now()?;
     let change = if args.pause || args.resume || args.delete {
         let store = context.read_store()?;
+        let now = context.now_for(&store)?;
         store.in_transaction(|store| switch(store, &args, now))?
     } else {
-        let wanted = check(&args, now)?;
+        // Checked before the database is opened; the next firing counted by its clock.
+        check(&args, context.now()?)?;
         let store = context.open_store()?;
+        let now = context.now_for(&store)?;
+        let wanted = check(&args, now)?;
         store.in_transaction(|store| define(store, wanted, now))?
     };
     if context.json {

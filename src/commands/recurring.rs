@@ -29,8 +29,8 @@ pub struct ScheduleView {
 }
 
 pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
     let mut views = Vec::new();
     for schedule in store.schedules()? {
         let last_task_state = match schedule.last_task_id {

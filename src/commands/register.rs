@@ -17,8 +17,8 @@ pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
         return Err(usage("give an endpoint NAME, or --file FILE"));
     };
     let requested = check(&args)?;
-    let now = context.now()?;
     let store = context.open_store()?;
+    let now = context.now_for(&store)?;
     let change = store.in_transaction(|store| {
         let current = store.endpoint(&name)?;
         let (next, change) = apply(&name, current, requested, now)?;

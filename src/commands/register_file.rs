@@ -59,8 +59,8 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
             .map_err(|e| usage(format!("{source}: endpoint \"{name}\": {e:#}")))?;
         wanted.push((name, requested));
     }
-    let now = context.now()?;
     let store = context.open_store()?;
+    let now = context.now_for(&store)?;
     let changes = store.in_transaction(|store| {
         let mut changes = Vec::new();
         let mut named = Vec::new();

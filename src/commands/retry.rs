@@ -34,20 +34,12 @@ pub struct Retry {
 }
 
 pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
-    let zone = args.tz.as_deref().map(when::parse_zone).transpose()?;
-    let at = args
-        .at
-        .as_deref()
-        .map(|text| when::parse_time(text, now, zone.clone()))
-        .transpose()?;
-    let after = args
-        .after
-        .as_deref()
-        .map(|text| when::parse_time(text, now, zone))
-        .transpose()?;
+    // Checked before the database is opened; the times are read again by its clock.
+    times(&args, context.now()?)?;
     let actor = context.actor();
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
+    let (at, after) = times(&args, now)?;
     let retried = store.in_transaction(|tx| {
         let tasks = match &args.endpoint {
             Some(endpoint) => failed_tasks_of(tx, endpoint, after)?,
@@ -71,6 +63,20 @@ pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
     }
     print(&retry, now);
     Ok(())
+}
+
+/// `--at` and `--after`, read at `now`.
+fn times(
+    args: &RetryArgs,
+    now: DateTime<Utc>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    let zone = args.tz.as_deref().map(when::parse_zone).transpose()?;
+    let read = |text: &Option<String>| {
+        text.as_deref()
+            .map(|text| when::parse_time(text, now, zone.clone()))
+            .transpose()
+    };
+    Ok((read(&args.at)?, read(&args.after)?))
 }
 
 fn print(retry: &Retry, now: DateTime<Utc>) {

@@ -33,8 +33,10 @@ pub fn run(args: ScheduleArgs, context: &Context) -> Result<()> {
         max_attempts: args.task.max_attempts,
         agent: args.agent,
     };
-    let task = spec.check(now)?;
+    spec.clone().check(now)?;
     let store = context.open_store()?;
+    let now = context.now_for(&store)?;
+    let task = spec.check(now)?;
     let actor = context.actor();
     let admitted = store.in_transaction(|tx| Admission::new(tx).admit(&task, &actor, now))?;
     warn_about(&task, &admitted, now);

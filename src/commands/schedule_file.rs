@@ -40,6 +40,7 @@ pub fn run(file: &Path, context: &Context) -> Result<()> {
         Box::new(BufReader::new(opened))
     };
     let mut tasks = Vec::new();
+    let mut specs = Vec::new();
     for (index, line) in reader.lines().enumerate() {
         let number = index + 1;
         let line = line.map_err(|e| usage(format!("line {number}: cannot be read: {e}")))?;
@@ -60,10 +61,19 @@ pub fn run(file: &Path, context: &Context) -> Result<()> {
             max_attempts: parsed.max_attempts,
             agent: parsed.agent,
         };
-        let task = spec.check(now).map_err(|e| at_line(number, e))?;
+        let task = spec.clone().check(now).map_err(|e| at_line(number, e))?;
+        specs.push(spec);
         tasks.push((number, task));
     }
     let store = context.open_store()?;
+    let db_now = context.now_for(&store)?;
+    if db_now != now {
+        // The database's clock is another's: times are counted from it.
+        for ((number, task), spec) in tasks.iter_mut().zip(specs) {
+            *task = spec.check(db_now).map_err(|e| at_line(*number, e))?;
+        }
+    }
+    let now = db_now;
     let actor = context.actor();
     let admitted = store.in_transaction(|tx| {
         let mut admission = Admission::new(tx);

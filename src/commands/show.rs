@@ -64,8 +64,8 @@ pub struct TransitionView {
 }
 
 pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
     let task = store
         .task(args.id)?
         .ok_or_else(|| refused(format!("task {} does not exist (see httpat list)", args.id)))?;

@@ -83,8 +83,8 @@ pub struct OldestDue {
 }
 
 pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
-    let now = context.now()?;
     let store = context.read_store()?;
+    let now = context.now_for(&store)?;
     let ticks = store.recent_ticks(5)?;
     let last_end = store.last_tick_end()?;
     let counts = store.state_counts(now)?;

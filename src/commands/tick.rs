@@ -21,7 +21,6 @@ use crate::when;
 
 pub fn run(args: TickArgs, context: &Context) -> Result<()> {
     let options = check(&args)?;
-    let start = context.now()?;
     let started = Instant::now();
     let Some(store) = context.open_existing_store()? else {
         crate::errln!(
@@ -31,6 +30,7 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
         );
         return Ok(());
     };
+    let start = context.now_for(&store)?;
     if args.dry_run {
         return dry_run(
             &store,
