@@ -65,11 +65,11 @@ pub fn run(args: RetryArgs, context: &Context) -> Result<()> {
     Ok(())
 }
 
+/// A time an option may give.
+type Given = Option<DateTime<Utc>>;
+
 /// `--at` and `--after`, read at `now`.
-fn times(
-    args: &RetryArgs,
-    now: DateTime<Utc>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+fn times(args: &RetryArgs, now: DateTime<Utc>) -> Result<(Given, Given)> {
     let zone = args.tz.as_deref().map(when::parse_zone).transpose()?;
     let read = |text: &Option<String>| {
         text.as_deref()
