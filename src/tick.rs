@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -376,6 +376,33 @@ impl Tick {
             stop: Arc::clone(&stop),
         };
         let (pool, reports) = Pool::start(concurrency, Arc::clone(&self.clock), rule);
+        let mut held: HashMap<i64, Task> = HashMap::new();
+        let drained = self.drain_with(&pool, &reports, &mut held, &stop);
+        if drained.is_err() {
+            // The database failed: no request starts any more, those in flight finish, and
+            // their results are recorded if the database lets them be; what it does not is
+            // recovered as a crashed tick's would be.
+            stop.store(true, Ordering::Relaxed);
+        }
+        pool.finish();
+        if drained.is_err() {
+            let late: Vec<Report> = reports.try_iter().collect();
+            if !late.is_empty() {
+                let _ = self.commit(&late, &mut held, None);
+            }
+        }
+        drained
+    }
+
+    /// The claim, send and record loop of `drain`.
+    fn drain_with(
+        &mut self,
+        pool: &Pool,
+        reports: &Receiver<Report>,
+        held: &mut HashMap<i64, Task>,
+        stop: &AtomicBool,
+    ) -> Result<()> {
+        let concurrency = self.options.concurrency;
         let max_timeout = self
             .endpoints
             .values()
@@ -384,15 +411,14 @@ impl Tick {
             .unwrap_or(DEFAULT_TIMEOUT);
         let target = held_target(concurrency);
         let mut left = self.options.limit.unwrap_or(u32::MAX);
-        // Claimed and not yet recorded; `pending` are those answered, waiting for a commit.
-        let mut held: HashMap<i64, Task> = HashMap::new();
+        // `held`: claimed and not yet recorded; `pending`: answered, waiting for a commit.
         let mut pending: Vec<Report> = Vec::new();
         let mut oldest_pending: Option<Instant> = None;
         let mut nothing_due = false;
         loop {
             let elapsed = self.started.elapsed();
             let in_queue = held.len() - pending.len();
-            let may_claim = self.may_claim_more(nothing_due, left, &stop) && in_queue <= target / 2;
+            let may_claim = self.may_claim_more(nothing_due, left, stop) && in_queue <= target / 2;
             let flush = !pending.is_empty()
                 && (pending.len() >= GROUP_SIZE
                     || in_queue == 0
@@ -404,9 +430,11 @@ impl Tick {
                 let group = std::mem::take(&mut pending);
                 oldest_pending = None;
                 let claim = may_claim.then_some((want, remaining, max_timeout));
-                let fresh = self.commit(&group, &mut held, claim)?;
+                let fresh = self.commit(&group, held, claim)?;
                 if may_claim {
-                    nothing_due = fresh.len() < want as usize;
+                    // A short batch does not mean nothing more is due: on PostgreSQL another
+                    // tick may hold rows locked that this claim passed over. Only an empty one.
+                    nothing_due = fresh.is_empty();
                     left -= fresh.len() as u32;
                     for task in fresh {
                         let endpoint = self.endpoints.get(&task.endpoint).cloned();
@@ -416,7 +444,7 @@ impl Tick {
                 }
             }
             if held.is_empty() {
-                if !self.may_claim_more(nothing_due, left, &stop) {
+                if !self.may_claim_more(nothing_due, left, stop) {
                     break;
                 }
                 continue;
@@ -433,7 +461,6 @@ impl Tick {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        pool.finish();
         Ok(())
     }
 

@@ -77,6 +77,13 @@ impl Env {
         Some(Env::on(Backend::Postgres))
     }
 
+    /// A home with a database of its own on `server`.
+    pub fn on_server(server: &'static postgres::Server) -> Env {
+        let mut env = Env::on(Backend::Sqlite);
+        env.pg = Some(server.database());
+        env
+    }
+
     fn on(backend: Backend) -> Env {
         let dir = tempfile::tempdir().expect("create temp dir");
         let db = dir.path().join("httpat.db");

@@ -20,7 +20,21 @@ use postgres::{Client, NoTls};
 pub struct Server {
     /// Connects as a user that may create databases; `{db}` stands for the database's name.
     url_template: String,
+    /// The cluster this process started, which tests may restart; None for one given by URL.
+    cluster: Option<Cluster>,
 }
+
+/// A cluster this test process runs.
+pub struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    /// Where its socket is.
+    pub socket_dir: PathBuf,
+}
+
+/// The role that must give its password (every other connects as trusted), and that password.
+pub const PASSWORD_ROLE: &str = "httpat_pw";
+pub const PASSWORD: &str = "s3cret-pw-42";
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 
@@ -29,8 +43,9 @@ pub fn server() -> Result<&'static Server, String> {
     let server = SERVER.get_or_init(|| match std::env::var("HTTPAT_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Ok(Server {
             url_template: with_database(&url, "{db}"),
+            cluster: None,
         }),
-        _ => start_cluster(),
+        _ => start_cluster("shared"),
     });
     server.as_ref().map_err(Clone::clone)
 }
@@ -54,6 +69,11 @@ pub fn server_or_skip(test: &str) -> Option<&'static Server> {
 }
 
 impl Server {
+    /// The cluster, when this process runs it (a test that restarts the server needs it).
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
     /// The URL of database `name` on this server.
     pub fn url(&self, name: &str) -> String {
         self.url_template.replace("{db}", name)
@@ -229,10 +249,31 @@ fn template(bin: &Path) -> Result<PathBuf, String> {
     Ok(template)
 }
 
-fn start_cluster() -> Result<Server, String> {
+/// A cluster of the calling test's own (one it may restart without disturbing the others), or
+/// None after saying why there is none.
+pub fn private_cluster(test: &str) -> Option<&'static Server> {
+    if std::env::var("HTTPAT_TEST_POSTGRES").is_ok_and(|url| !url.is_empty()) {
+        eprintln!("{test}: skipped: the server is given by HTTPAT_TEST_POSTGRES, and this test needs one it can restart");
+        return None;
+    }
+    match start_cluster(test) {
+        Ok(server) => Some(Box::leak(Box::new(server))),
+        Err(why) if required() => panic!("{test}: no PostgreSQL cluster: {why}"),
+        Err(why) => {
+            eprintln!("{test}: skipped on PostgreSQL: {why}");
+            None
+        }
+    }
+}
+
+fn start_cluster(tag: &str) -> Result<Server, String> {
     let bin = binaries()?;
     let template = template(&bin)?;
-    let dir = std::env::temp_dir().join(format!("httpat-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "httpat-test-pg-{}-{}",
+        std::process::id(),
+        &tag[..tag.len().min(20)]
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let data = dir.join("data");
@@ -252,11 +293,47 @@ fn start_cluster() -> Result<Server, String> {
         .args(["-l"])
         .arg(dir.join("log"))
         .args(["-o", &options, "start"]);
+    // One role must give its password over the socket; every other is trusted.
+    let hba = data.join("pg_hba.conf");
+    let trusted = std::fs::read_to_string(&hba).map_err(|e| format!("read pg_hba.conf: {e}"))?;
+    std::fs::write(
+        &hba,
+        format!("local all {PASSWORD_ROLE} scram-sha-256\n{trusted}"),
+    )
+    .map_err(|e| format!("write pg_hba.conf: {e}"))?;
     run(start, "pg_ctl start")?;
     watch(&bin, &dir, &data);
-    Ok(Server {
+    let server = Server {
         url_template: format!("postgres://postgres@/{{db}}?host={}", dir.display()),
-    })
+        cluster: Some(Cluster {
+            bin,
+            data,
+            socket_dir: dir,
+        }),
+    };
+    server
+        .admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'"
+        ))
+        .map_err(|e| format!("create the password role: {e}"))?;
+    Ok(server)
+}
+
+impl Cluster {
+    /// Restarts the server at once (`pg_ctl restart -m fast`), as a failover would: every
+    /// connection is cut.
+    pub fn restart(&self) {
+        let mut restart = as_owner(&self.bin.join("pg_ctl"));
+        // Its output to the log: the server it starts would hold a pipe open forever.
+        restart
+            .args(["-w", "-m", "fast", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.socket_dir.join("log"))
+            .arg("restart");
+        run(restart, "pg_ctl restart").unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 /// Stops the cluster and removes its folder once this test process has ended.
