@@ -122,6 +122,13 @@ pub enum Command {
     /// Delete finished tasks (succeeded, failed, cancelled) that finished before the cutoff, with
     /// their attempts and history, and old tick records. Unfinished tasks are never touched.
     Prune(PruneArgs),
+    /// Copy everything into an empty database of either backend, ids kept, in one transaction.
+    ///
+    /// Endpoints, tasks in every state with their attempts and history, schedules and tick
+    /// records go to DB (a file path or a postgres:// URL); the source is left as it was. A DB
+    /// that holds anything, or a source with running tasks, is refused. The way from one host's
+    /// SQLite to PostgreSQL, and back.
+    Transfer(TransferArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -503,6 +510,16 @@ Examples:
 #[derive(Debug, Args)]
 #[command(after_long_help = "Examples:\n  httpat recurring\n  httpat recurring --json --utc")]
 pub struct RecurringArgs {}
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat transfer --to 'postgres://httpat@db.factory.local/ims?sslmode=require'\n  httpat --db postgres://httpat@db/ims transfer --to /var/lib/httpat/httpat.db"
+)]
+pub struct TransferArgs {
+    /// The database to copy into: a file path (SQLite) or a postgres:// URL; it must be empty
+    #[arg(long, value_name = "DB")]
+    pub to: PathBuf,
+}
 
 #[derive(Debug, Args)]
 #[command(

@@ -16,6 +16,7 @@ mod schedule_file;
 mod show;
 mod status;
 mod tick;
+mod transfer;
 
 use anyhow::Result;
 
@@ -42,6 +43,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::Recurring(args) => recurring::run(args, context),
         Command::Prune(args) => prune::run(args, context),
         Command::Tick(args) => tick::run(args, context),
+        Command::Transfer(args) => transfer::run(args, context),
         Command::Completions(args) => completions::run(args),
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::records::{
-    AttemptRecord, Claim, NewTask, PruneCounts, Recorded, Recovery, Schedule, TaskFilter,
+    AttemptRecord, Claim, NewTask, PruneCounts, Recorded, Recovery, Schedule, Snapshot, TaskFilter,
     TickCounts, TickRecord, Transition,
 };
 use crate::endpoint::Endpoint;
@@ -145,6 +145,17 @@ pub trait Ticks {
     fn tick_origin(&self, tick_id: &str) -> Result<Option<Origin>>;
 }
 
+/// Copying a whole database (`transfer`).
+pub trait Transfers {
+    /// Whether the database holds any endpoint, task, schedule or tick.
+    fn holds_anything(&self) -> Result<bool>;
+    /// Every row, ids kept.
+    fn export(&self) -> Result<Snapshot>;
+    /// Writes every row of `snapshot` into this (empty) database, ids kept; inside a
+    /// transaction.
+    fn import(&self, snapshot: &Snapshot) -> Result<()>;
+}
+
 /// Transactions and what is the backend's own.
 pub trait Connection {
     /// Begins a write transaction (taken at once on SQLite, so two writers never deadlock).
@@ -157,6 +168,6 @@ pub trait Connection {
 }
 
 /// A whole backend.
-pub trait Backend: Endpoints + Tasks + Claims + Schedules + Ticks + Connection {}
+pub trait Backend: Endpoints + Tasks + Claims + Schedules + Ticks + Transfers + Connection {}
 
-impl<T: Endpoints + Tasks + Claims + Schedules + Ticks + Connection> Backend for T {}
+impl<T: Endpoints + Tasks + Claims + Schedules + Ticks + Transfers + Connection> Backend for T {}

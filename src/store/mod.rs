@@ -23,7 +23,7 @@ use backend::Backend;
 
 pub use location::{redact, Location};
 pub use records::{
-    AttemptRecord, Claim, Firing, NewTask, PruneCounts, Schedule, TaskFilter, TickCounts,
+    AttemptRecord, Claim, Copied, Firing, NewTask, PruneCounts, Schedule, TaskFilter, TickCounts,
     TickRecord, Transition, COUNT_CAP,
 };
 
@@ -240,6 +240,60 @@ impl Store {
         error: Option<&str>,
     ) -> Result<()> {
         self.backend.record_tick_end(tick_id, at, counts, error)
+    }
+
+    /// Copies everything in this database (endpoints, tasks in every state with their attempts
+    /// and history, schedules, tick records, the highest id given) into the database `target`
+    /// opens, which must hold nothing, keeping ids, in one transaction on the target. A source
+    /// with running tasks is refused (their results would be lost) before the target is
+    /// opened; the source is left as it was.
+    pub fn transfer_to(
+        &self,
+        target: impl FnOnce() -> Result<Store>,
+        target_name: &str,
+    ) -> Result<Copied> {
+        let snapshot = self.in_transaction(|source| {
+            let running = source.running_tasks()?;
+            if !running.is_empty() {
+                let ids: Vec<String> = running.iter().take(10).map(|t| t.id.to_string()).collect();
+                return Err(crate::error::refused(format!(
+                    "{} task(s) are running (first ids: {}): let their ticks finish, or stop \
+                     the ticks and wait for the leases to expire, then transfer; nothing was \
+                     copied",
+                    running.len(),
+                    ids.join(", ")
+                )));
+            }
+            source.backend().export()
+        })?;
+        if let Some(damage) = snapshot
+            .tasks
+            .iter()
+            .filter_map(|t| t.damage.as_ref())
+            .chain(
+                snapshot
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.row.damage.as_ref()),
+            )
+            .next()
+        {
+            return Err(crate::error::refused(format!(
+                "{damage}: repair it (or cancel and prune the task) before a transfer; nothing \
+                 was copied"
+            )));
+        }
+        let target = target()?;
+        target.in_transaction(|tx| {
+            if tx.backend().holds_anything()? {
+                return Err(crate::error::refused(format!(
+                    "{target_name} is not empty: a transfer copies into an empty database \
+                     only; nothing was copied"
+                )));
+            }
+            tx.backend().import(&snapshot)
+        })?;
+        Ok(snapshot.copied())
     }
 
     /// Records a tick that found nothing to do, start and end at once. It acknowledges nothing,

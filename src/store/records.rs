@@ -167,3 +167,59 @@ pub struct Recovery<'a> {
     pub failed: bool,
     pub why: &'a str,
 }
+
+/// Everything a database holds, as `transfer` copies it: every row of every table, ids kept.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub endpoints: Vec<Dated<crate::endpoint::Endpoint>>,
+    pub tasks: Vec<Task>,
+    /// Each with its task's id, in the order they were recorded.
+    pub attempts: Vec<(i64, AttemptRecord)>,
+    pub transitions: Vec<Transition>,
+    pub schedules: Vec<Dated<Schedule>>,
+    pub ticks: Vec<TickRow>,
+    /// The highest task id ever given (pruned ones included): the target never gives one again.
+    pub highest_task_id: i64,
+}
+
+/// What `transfer` copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Copied {
+    pub endpoints: u64,
+    pub tasks: u64,
+    pub attempts: u64,
+    pub transitions: u64,
+    pub schedules: u64,
+    pub ticks: u64,
+}
+
+impl Snapshot {
+    pub fn copied(&self) -> Copied {
+        let n = |len: usize| len as u64;
+        Copied {
+            endpoints: n(self.endpoints.len()),
+            tasks: n(self.tasks.len()),
+            attempts: n(self.attempts.len()),
+            transitions: n(self.transitions.len()),
+            schedules: n(self.schedules.len()),
+            ticks: n(self.ticks.len()),
+        }
+    }
+}
+
+/// A row with when it was created and last updated.
+#[derive(Debug, Clone)]
+pub struct Dated<T> {
+    pub row: T,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tick's record whole: what it did and where it ran.
+#[derive(Debug, Clone)]
+pub struct TickRow {
+    pub record: TickRecord,
+    pub host: Option<String>,
+    pub boot_id: Option<String>,
+    pub pid_ns: Option<String>,
+}

@@ -10,10 +10,11 @@ use crate::store::backend::Endpoints;
 use crate::store::rows::EndpointRow;
 use crate::tls::TlsFiles;
 
-const ENDPOINT_COLUMNS: &str = "name, method, url, headers::text, timeout_ms, max_attempts, \
+pub(super) const ENDPOINT_COLUMNS: &str =
+    "name, method, url, headers::text, timeout_ms, max_attempts, \
      success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key";
 
-fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
+pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
     Ok(EndpointRow {
         name: row.try_get(0)?,
         method: row.try_get(1)?,

@@ -11,6 +11,7 @@ mod migrate;
 mod schedules;
 mod tasks;
 mod ticks;
+mod transfer;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

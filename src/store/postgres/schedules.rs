@@ -11,10 +11,11 @@ use crate::store::backend::Schedules;
 use crate::store::records::Schedule;
 use crate::store::rows::schedule_args;
 
-const SCHEDULE_COLUMNS: &str = "name, endpoint, cron, zone, args::text, priority, max_attempts, \
+pub(super) const SCHEDULE_COLUMNS: &str =
+    "name, endpoint, cron, zone, args::text, priority, max_attempts, \
      paused_at, next_fire_at, last_fire_at, last_task_id";
 
-fn schedule_from_row(row: &Row) -> Result<Schedule> {
+pub(super) fn schedule_from_row(row: &Row) -> Result<Schedule> {
     Ok(Schedule {
         name: row.try_get(0)?,
         endpoint: row.try_get(1)?,

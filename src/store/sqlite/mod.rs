@@ -7,6 +7,7 @@ mod endpoints;
 mod schedules;
 mod tasks;
 mod ticks;
+mod transfer;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

@@ -9,10 +9,11 @@ use crate::store::backend::Schedules;
 use crate::store::records::Schedule;
 use crate::store::rows::schedule_args;
 
-const SCHEDULE_COLUMNS: &str = "name, endpoint, cron, zone, args, priority, max_attempts, \
+pub(super) const SCHEDULE_COLUMNS: &str =
+    "name, endpoint, cron, zone, args, priority, max_attempts, \
      paused_at, next_fire_at, last_fire_at, last_task_id";
 
-fn schedule_from_row(row: &Row) -> rusqlite::Result<Schedule> {
+pub(super) fn schedule_from_row(row: &Row) -> rusqlite::Result<Schedule> {
     Ok(Schedule {
         name: row.get(0)?,
         endpoint: row.get(1)?,

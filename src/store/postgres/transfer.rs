@@ -1,0 +1,280 @@
+//! A whole PostgreSQL database read and written, for `transfer`.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
+use super::schedules::{schedule_from_row, SCHEDULE_COLUMNS};
+use super::tasks::{tasks_from_rows, TASK_COLUMNS};
+use super::{at, Postgres};
+use crate::attempt::AttemptOutcome;
+use crate::store::backend::{Tasks, Transfers};
+use crate::store::records::{AttemptRecord, Dated, Snapshot, TickCounts, TickRecord, TickRow};
+
+fn number(value: i32) -> u32 {
+    value.max(0) as u32
+}
+
+impl Transfers for Postgres {
+    fn holds_anything(&self) -> Result<bool> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM endpoints) OR EXISTS (SELECT 1 FROM tasks) \
+                     OR EXISTS (SELECT 1 FROM schedules) OR EXISTS (SELECT 1 FROM ticks)",
+                &[],
+            )?
+            .try_get(0)?)
+    }
+
+    fn export(&self) -> Result<Snapshot> {
+        let mut snapshot = Snapshot::default();
+        let sql =
+            format!("SELECT {ENDPOINT_COLUMNS}, created_at, updated_at FROM endpoints ORDER BY id");
+        for row in self.query(&sql, &[])? {
+            snapshot.endpoints.push(Dated {
+                row: endpoint_from_row(&row)?,
+                created_at: row.try_get(13)?,
+                updated_at: row.try_get(14)?,
+            });
+        }
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
+        snapshot.tasks = tasks_from_rows(&self.query(&sql, &[])?)?;
+        let rows = self.query(
+            "SELECT task_id, number, tick_id, started_at, duration_ms, outcome, status, error, \
+                 request, content_type, retry_after, location, body, body_truncated \
+             FROM attempts ORDER BY id",
+            &[],
+        )?;
+        for row in rows {
+            snapshot.attempts.push((
+                row.try_get(0)?,
+                AttemptRecord {
+                    number: number(row.try_get(1)?),
+                    tick_id: row.try_get(2)?,
+                    started_at: row.try_get(3)?,
+                    duration_ms: row.try_get(4)?,
+                    outcome: row
+                        .try_get::<_, Option<String>>(5)?
+                        .as_deref()
+                        .and_then(AttemptOutcome::parse),
+                    status: row
+                        .try_get::<_, Option<i32>>(6)?
+                        .and_then(|s| u16::try_from(s).ok()),
+                    error: row.try_get(7)?,
+                    request: row.try_get(8)?,
+                    content_type: row.try_get(9)?,
+                    retry_after: row.try_get(10)?,
+                    location: row.try_get(11)?,
+                    body: row.try_get(12)?,
+                    body_truncated: row.try_get(13)?,
+                },
+            ));
+        }
+        let task_ids: Vec<i64> = snapshot.tasks.iter().map(|t| t.id).collect();
+        for id in task_ids {
+            snapshot.transitions.extend(self.transitions_of(id)?);
+        }
+        let sql =
+            format!("SELECT {SCHEDULE_COLUMNS}, created_at, updated_at FROM schedules ORDER BY id");
+        for row in self.query(&sql, &[])? {
+            snapshot.schedules.push(Dated {
+                row: schedule_from_row(&row)?,
+                created_at: row.try_get(11)?,
+                updated_at: row.try_get(12)?,
+            });
+        }
+        let rows = self.query(
+            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
+                 failed, cancelled, error, host, boot_id, pid_ns \
+             FROM ticks ORDER BY seq",
+            &[],
+        )?;
+        for row in rows {
+            let counter = |i: usize| -> Result<u32> { Ok(number(row.try_get(i)?)) };
+            snapshot.ticks.push(TickRow {
+                record: TickRecord {
+                    id: row.try_get(0)?,
+                    started_at: row.try_get(1)?,
+                    ended_at: row.try_get(2)?,
+                    counts: TickCounts {
+                        recovered: counter(3)?,
+                        fired: counter(4)?,
+                        sent: counter(5)?,
+                        succeeded: counter(6)?,
+                        retrying: counter(7)?,
+                        failed: counter(8)?,
+                        cancelled: counter(9)?,
+                    },
+                    error: row.try_get(10)?,
+                },
+                host: row.try_get(11)?,
+                boot_id: row.try_get(12)?,
+                pid_ns: row.try_get(13)?,
+            });
+        }
+        // The identity sequence remembers the highest id ever given, pruned ones included.
+        snapshot.highest_task_id = self
+            .query_one(
+                "SELECT greatest(coalesce((SELECT max(id) FROM tasks), 0), \
+                     (SELECT CASE WHEN is_called THEN last_value ELSE 0 END \
+                      FROM httpat.tasks_id_seq))",
+                &[],
+            )?
+            .try_get(0)?;
+        Ok(snapshot)
+    }
+
+    fn import(&self, snapshot: &Snapshot) -> Result<()> {
+        for Dated {
+            row: endpoint,
+            created_at,
+            updated_at,
+        } in &snapshot.endpoints
+        {
+            self.execute(
+                "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
+                     success, description, deprecated_at, deprecated_reason, ca_file, \
+                     client_cert, client_key, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $14, $15)",
+                &[
+                    &endpoint.name,
+                    &endpoint.method,
+                    &endpoint.url,
+                    &serde_json::to_string(&endpoint.headers)?,
+                    &(endpoint.timeout.as_millis() as i64),
+                    &(endpoint.max_attempts as i32),
+                    &endpoint.success.as_str(),
+                    &endpoint.description,
+                    &endpoint.deprecated_at.map(at),
+                    &endpoint.deprecated_reason,
+                    &endpoint.tls.ca_file,
+                    &endpoint.tls.client_cert,
+                    &endpoint.tls.client_key,
+                    &at(*created_at),
+                    &at(*updated_at),
+                ],
+            )
+            .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;
+        }
+        for task in &snapshot.tasks {
+            self.execute(
+                "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
+                     created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, \
+                     lease_until, outcome, finished_at, reason, last_result, schedule) \
+                 VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $14, $15, $16, $17, $18, $19)",
+                &[
+                    &task.id,
+                    &task.endpoint,
+                    &serde_json::to_string(&task.args)?,
+                    &task.key,
+                    &task.priority,
+                    &task.max_attempts.map(|n| n as i32),
+                    &task.agent,
+                    &task.created_at,
+                    &task.due_at,
+                    &task.next_attempt_at,
+                    &(task.attempts as i32),
+                    &(task.attempts_base as i32),
+                    &task.tick_id,
+                    &task.lease_until,
+                    &task.outcome.map(|o| o.as_str()),
+                    &task.finished_at,
+                    &task.reason,
+                    &task.last_result,
+                    &task.schedule,
+                ],
+            )
+            .with_context(|| format!("cannot copy task {}", task.id))?;
+        }
+        for (task_id, attempt) in &snapshot.attempts {
+            self.execute(
+                "INSERT INTO attempts (task_id, number, tick_id, started_at, duration_ms, \
+                     outcome, status, error, request, content_type, retry_after, location, \
+                     body, body_truncated) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    task_id,
+                    &(attempt.number as i32),
+                    &attempt.tick_id,
+                    &attempt.started_at,
+                    &attempt.duration_ms,
+                    &attempt.outcome.map(AttemptOutcome::as_str),
+                    &attempt.status.map(i32::from),
+                    &attempt.error,
+                    &attempt.request,
+                    &attempt.content_type,
+                    &attempt.retry_after,
+                    &attempt.location,
+                    &attempt.body,
+                    &attempt.body_truncated,
+                ],
+            )?;
+        }
+        for transition in &snapshot.transitions {
+            self.insert_transition(transition)?;
+        }
+        for Dated {
+            row: schedule,
+            created_at,
+            updated_at,
+        } in &snapshot.schedules
+        {
+            self.execute(
+                "INSERT INTO schedules (name, endpoint, cron, zone, args, priority, \
+                     max_attempts, paused_at, next_fire_at, last_fire_at, last_task_id, \
+                     created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, $10, $11, $12, $13)",
+                &[
+                    &schedule.name,
+                    &schedule.endpoint,
+                    &schedule.cron,
+                    &schedule.zone,
+                    &serde_json::to_string(&schedule.args)?,
+                    &schedule.priority,
+                    &schedule.max_attempts.map(|n| n as i32),
+                    &schedule.paused_at,
+                    &schedule.next_fire_at,
+                    &schedule.last_fire_at,
+                    &schedule.last_task_id,
+                    &at(*created_at),
+                    &at(*updated_at),
+                ],
+            )?;
+        }
+        for tick in &snapshot.ticks {
+            let (record, counts) = (&tick.record, &tick.record.counts);
+            let n = |value: u32| value as i32;
+            let ended: Option<DateTime<Utc>> = record.ended_at;
+            self.execute(
+                "INSERT INTO ticks (id, started_at, ended_at, recovered, fired, sent, \
+                     succeeded, retrying, failed, cancelled, error, host, boot_id, pid_ns) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &record.id,
+                    &record.started_at,
+                    &ended,
+                    &n(counts.recovered),
+                    &n(counts.fired),
+                    &n(counts.sent),
+                    &n(counts.succeeded),
+                    &n(counts.retrying),
+                    &n(counts.failed),
+                    &n(counts.cancelled),
+                    &record.error,
+                    &tick.host,
+                    &tick.boot_id,
+                    &tick.pid_ns,
+                ],
+            )?;
+        }
+        if snapshot.highest_task_id > 0 {
+            self.query_one(
+                "SELECT setval('httpat.tasks_id_seq', $1)",
+                &[&snapshot.highest_task_id],
+            )?;
+        }
+        Ok(())
+    }
+}
