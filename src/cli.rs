@@ -31,12 +31,13 @@ const GLOBAL: &str = "Global options";
 /// Options accepted by every subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The database file [default: $XDG_DATA_HOME/httpat/httpat.db, else
-    /// ~/.local/share/httpat/httpat.db]
-    #[arg(long, global = true, help_heading = GLOBAL, env = "HTTPAT_DB", value_name = "PATH")]
+    /// The database: an SQLite file, or a postgres:// URL [default:
+    /// $XDG_DATA_HOME/httpat/httpat.db, else ~/.local/share/httpat/httpat.db]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "HTTPAT_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 
-    /// Where errors are written in full [default: httpat.log beside the database]
+    /// Where errors are written in full [default: httpat.log beside an SQLite database, else
+    /// $XDG_STATE_HOME/httpat/httpat.log]
     #[arg(long, global = true, help_heading = GLOBAL, env = "HTTPAT_LOG", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 

@@ -1,6 +1,9 @@
 //! The SQL filters behind `list --state` and every count agree with `task::state_of`: tasks are
-//! built in every state, at the edges too, and both are asked.
+//! built in every state, at the edges too, and both are asked, on the run's backend.
 
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -33,13 +36,14 @@ fn result(task_id: i64, number: u32, verdict: Verdict, status: u16) -> AttemptRe
 
 struct Fixture {
     store: Store,
-    _dir: tempfile::TempDir,
+    _env: common::Env,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Location::Sqlite(dir.path().join("httpat.db"))).unwrap();
+        let env = common::Env::new();
+        let location = Location::parse(Path::new(&env.db_arg())).unwrap();
+        let store = Store::open(&location).unwrap();
         store
             .in_transaction(|tx| {
                 tx.save_endpoint(
@@ -61,7 +65,7 @@ impl Fixture {
                 )
             })
             .unwrap();
-        Fixture { store, _dir: dir }
+        Fixture { store, _env: env }
     }
 
     fn task(&self, due_in: i64) -> i64 {
