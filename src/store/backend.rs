@@ -37,6 +37,12 @@ pub trait Tasks {
     /// The id is above any ever given, pruned ones included.
     fn insert_task(&self, task: &NewTask, now: DateTime<Utc>) -> Result<Option<i64>>;
     fn insert_transition(&self, transition: &Transition) -> Result<()>;
+    /// Several transitions at once (a backend may send them in one statement).
+    fn insert_transitions(&self, transitions: &[Transition]) -> Result<()> {
+        transitions
+            .iter()
+            .try_for_each(|transition| self.insert_transition(transition))
+    }
     fn task(&self, id: i64) -> Result<Option<Task>>;
     fn task_by_key(&self, key: &str) -> Result<Option<Task>>;
     /// Up to `limit` tasks matching `filter` in the order they fall due, and how many match in

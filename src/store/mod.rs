@@ -431,17 +431,18 @@ impl Tx<'_> {
     /// Claims due tasks for a tick; each claimed task's history says which attempt it starts.
     pub fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
         let claimed = self.backend().claim_due(claim)?;
-        for task in &claimed {
-            let detail = format!("attempt {}", task.attempts);
-            self.record_transition(
-                task.id,
-                claim.started_at,
-                Some(task.state_before_claim()),
-                State::Running,
-                claim.tick_id,
-                Some(&detail),
-            )?;
-        }
+        let transitions: Vec<Transition> = claimed
+            .iter()
+            .map(|task| Transition {
+                task_id: task.id,
+                at: claim.started_at,
+                from: Some(task.state_before_claim()),
+                to: State::Running,
+                actor: claim.tick_id.to_string(),
+                detail: Some(format!("attempt {}", task.attempts)),
+            })
+            .collect();
+        self.backend().insert_transitions(&transitions)?;
         Ok(claimed)
     }
 

@@ -127,6 +127,29 @@ impl Tasks for Postgres {
         Ok(())
     }
 
+    fn insert_transitions(&self, transitions: &[Transition]) -> Result<()> {
+        if transitions.is_empty() {
+            return Ok(());
+        }
+        let column = |f: fn(&Transition) -> Option<String>| -> Vec<Option<String>> {
+            transitions.iter().map(f).collect()
+        };
+        let ids: Vec<i64> = transitions.iter().map(|t| t.task_id).collect();
+        let times: Vec<DateTime<Utc>> = transitions.iter().map(|t| at(t.at)).collect();
+        let from = column(|t| t.from.map(|s| s.as_str().to_string()));
+        let to = column(|t| Some(t.to.as_str().to_string()));
+        let actors = column(|t| Some(t.actor.clone()));
+        let details = column(|t| t.detail.clone());
+        self.execute(
+            "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[])",
+            &[&ids, &times, &from, &to, &actors, &details],
+        )
+        .context("cannot record the tasks' history")?;
+        Ok(())
+    }
+
     fn task(&self, id: i64) -> Result<Option<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1");
         self.query_opt(&sql, &[&id])
