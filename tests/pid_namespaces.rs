@@ -78,6 +78,33 @@ fn wait_for_state(env: &Env, id: i64, state: &str) {
     }
 }
 
+/// The pid namespace (as `/proc/PID/ns/pid` reads) of the tick that holds task `id`.
+fn namespace_of_holder(env: &Env, id: i64) -> String {
+    let tick = show(env, id)["attempts"][0]["tick_id"]
+        .as_str()
+        .expect("the holder's tick id")
+        .to_string();
+    let sql = format!("SELECT pid_ns FROM ticks WHERE id = '{tick}'");
+    common::rows(env, &sql)[0][0]
+        .clone()
+        .expect("the tick recorded its pid namespace")
+}
+
+/// Waits until no process is left in pid namespace `namespace`.
+fn wait_until_empty(namespace: &str) {
+    let deadline = Instant::now() + common::PATIENCE;
+    let lives = || {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|entry| {
+            std::fs::read_link(entry.path().join("ns/pid"))
+                .is_ok_and(|link| link.to_string_lossy() == namespace)
+        })
+    };
+    while lives() {
+        assert!(Instant::now() < deadline, "the killed namespace lives on");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_tick_in_another_pid_namespace_does_not_take_a_running_task() {
     if !can_unshare() {
@@ -115,9 +142,11 @@ fn a_killed_tick_of_another_pid_namespace_is_freed_only_by_its_lease() {
     let mut first = spawn(in_namespace(&env, NOW, &["tick"], HOLDER));
     assert!(server.wait_for(1), "the first tick never sent its request");
     wait_for_state(&env, id, "running");
-    // SIGKILL to unshare: --kill-child takes the whole namespace with it.
+    // SIGKILL to unshare: --kill-child takes the whole namespace with it, a moment later.
+    let namespace = namespace_of_holder(&env, id);
     first.kill().unwrap();
     first.wait().unwrap();
+    wait_until_empty(&namespace);
     server.release();
 
     for tick in [
