@@ -94,10 +94,14 @@ fn namespace_of_holder(env: &Env, id: i64) -> String {
 fn wait_until_empty(namespace: &str) {
     let deadline = Instant::now() + common::PATIENCE;
     let lives = || {
-        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|entry| {
-            std::fs::read_link(entry.path().join("ns/pid"))
-                .is_ok_and(|link| link.to_string_lossy() == namespace)
-        })
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                std::fs::read_link(entry.path().join("ns/pid"))
+                    .is_ok_and(|link| link.to_string_lossy() == namespace)
+            })
     };
     while lives() {
         assert!(Instant::now() < deadline, "the killed namespace lives on");
