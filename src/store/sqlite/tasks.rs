@@ -84,7 +84,7 @@ impl Tasks for Sqlite {
         let due = millis_not_before(task.due_at);
         // The id is one above any ever given, pruned ones included: an id in an old log line
         // never names another task.
-        let id = self
+        let inserted = self
             .conn
             .prepare_cached(
                 "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
@@ -92,25 +92,21 @@ impl Tasks for Sqlite {
                  VALUES ((SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
                           FROM id_marks WHERE name = 'tasks'), \
                      ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) \
-                 ON CONFLICT (key) DO NOTHING RETURNING id",
+                 ON CONFLICT (key) DO NOTHING",
             )?
-            .query_row(
-                params![
-                    task.endpoint,
-                    args,
-                    task.key,
-                    task.priority,
-                    task.max_attempts,
-                    task.agent,
-                    millis(now),
-                    due,
-                    task.schedule
-                ],
-                |row| row.get(0),
-            )
-            .optional()
+            .execute(params![
+                task.endpoint,
+                args,
+                task.key,
+                task.priority,
+                task.max_attempts,
+                task.agent,
+                millis(now),
+                due,
+                task.schedule
+            ])
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
-        Ok(id)
+        Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
     }
 
     /// The task with this id, if any.
