@@ -45,7 +45,7 @@ pub fn server() -> Result<&'static Server, String> {
             url_template: with_database(&url, "{db}"),
             cluster: None,
         }),
-        _ => start_cluster("shared"),
+        _ => start_cluster("shared", None),
     });
     server.as_ref().map_err(Clone::clone)
 }
@@ -256,7 +256,7 @@ pub fn private_cluster(test: &str) -> Option<&'static Server> {
         eprintln!("{test}: skipped: the server is given by HTTPAT_TEST_POSTGRES, and this test needs one it can restart");
         return None;
     }
-    match start_cluster(test) {
+    match start_cluster(test, None) {
         Ok(server) => Some(Box::leak(Box::new(server))),
         Err(why) if required() => panic!("{test}: no PostgreSQL cluster: {why}"),
         Err(why) => {
@@ -266,7 +266,27 @@ pub fn private_cluster(test: &str) -> Option<&'static Server> {
     }
 }
 
-fn start_cluster(tag: &str) -> Result<Server, String> {
+/// A server's certificate and key (PEM) for a cluster that also listens on TCP with TLS.
+pub struct TlsListener {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub port: u16,
+}
+
+/// A cluster of the calling test's own that also listens on 127.0.0.1 with TLS, or None after
+/// saying why there is none.
+pub fn private_cluster_with_tls(test: &str, tls: TlsListener) -> Option<&'static Server> {
+    match start_cluster(test, Some(tls)) {
+        Ok(server) => Some(Box::leak(Box::new(server))),
+        Err(why) if required() => panic!("{test}: no PostgreSQL cluster: {why}"),
+        Err(why) => {
+            eprintln!("{test}: skipped on PostgreSQL: {why}");
+            None
+        }
+    }
+}
+
+fn start_cluster(tag: &str, tls: Option<TlsListener>) -> Result<Server, String> {
     let bin = binaries()?;
     let template = template(&bin)?;
     let dir = std::env::temp_dir().join(format!(
@@ -280,12 +300,28 @@ fn start_cluster(tag: &str) -> Result<Server, String> {
     let mut copy = Command::new("cp");
     copy.arg("-a").arg(&template).arg(&data);
     run(copy, "copy the template cluster")?;
+    // Only the socket, unless TLS is asked for: no port to clash. fsync off: these are
+    // throwaway test databases.
+    let mut options = format!("-k {} -c fsync=off -c max_connections=200", dir.display());
+    match &tls {
+        None => options.push_str(" -c listen_addresses="),
+        Some(tls) => {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::write(&cert, &tls.cert_pem).map_err(|e| format!("write the cert: {e}"))?;
+            std::fs::write(&key, &tls.key_pem).map_err(|e| format!("write the key: {e}"))?;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("chmod the key: {e}"))?;
+            options.push_str(&format!(
+                " -c listen_addresses=127.0.0.1 -c port={} -c ssl=on -c ssl_cert_file={} \
+                 -c ssl_key_file={}",
+                tls.port,
+                cert.display(),
+                key.display()
+            ));
+        }
+    }
     chown_to_owner(&dir)?;
-    // Only the socket: no port to clash. fsync off: these are throwaway test databases.
-    let options = format!(
-        "-k {} -c listen_addresses= -c fsync=off -c max_connections=200",
-        dir.display()
-    );
     let mut start = as_owner(&bin.join("pg_ctl"));
     start
         .args(["-w", "-D"])
@@ -303,8 +339,13 @@ fn start_cluster(tag: &str) -> Result<Server, String> {
     .map_err(|e| format!("write pg_hba.conf: {e}"))?;
     run(start, "pg_ctl start")?;
     watch(&bin, &dir, &data);
+    // With a port of its own, the socket is named for that port.
+    let port = tls
+        .as_ref()
+        .map(|tls| format!("&port={}", tls.port))
+        .unwrap_or_default();
     let server = Server {
-        url_template: format!("postgres://postgres@/{{db}}?host={}", dir.display()),
+        url_template: format!("postgres://postgres@/{{db}}?host={}{port}", dir.display()),
         cluster: Some(Cluster {
             bin,
             data,

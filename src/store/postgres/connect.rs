@@ -131,6 +131,32 @@ pub fn words(error: &postgres::Error) -> String {
     text.replace('\n', " ")
 }
 
+/// A TLS failure of the connection in words with the fix, when it is one.
+pub fn tls_failure(error: &postgres::Error) -> Option<String> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        // An I/O error's source skips the error it wraps: look at that one too.
+        let wrapped = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        if let Some(tls) = wrapped.or_else(|| cause.downcast_ref::<rustls::Error>()) {
+            return Some(match tls {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+                    "the server's certificate is not trusted (unknown issuer): name its CA with \
+                     sslrootcert=PATH in the URL, or add it to the system trust store"
+                        .to_string()
+                }
+                other => crate::tls_failure::explain(other, false)
+                    .map(|words| format!("the server's {words}"))
+                    .unwrap_or_else(|| format!("TLS with the server failed: {other}")),
+            });
+        }
+        source = cause.source();
+    }
+    None
+}
+
 /// Whether the error is one of reaching the server at all (no server answered).
 pub fn is_unreachable(error: &postgres::Error) -> bool {
     let mut source = std::error::Error::source(error);

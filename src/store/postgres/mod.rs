@@ -158,6 +158,9 @@ pub fn explain(error: &anyhow::Error) -> Option<String> {
         .chain()
         .find_map(|cause| cause.downcast_ref::<postgres::Error>())?;
     let words = connect::words(failure);
+    if let Some(tls) = connect::tls_failure(failure) {
+        return Some(format!("{tls}; nothing was changed ({words})"));
+    }
     if failure.is_closed() {
         return Some(format!(
             "the connection was lost; run the command again when the server is back ({words})"
