@@ -4,6 +4,7 @@
 //! history, the key of a firing) is decided here, once for both.
 
 mod backend;
+mod conditions;
 mod location;
 mod postgres;
 mod records;

@@ -8,6 +8,7 @@ use postgres::Row;
 use super::{at, count, not_before, Postgres};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Tasks;
+use crate::store::conditions::state_condition;
 use crate::store::records::{
     AttemptRecord, NewTask, PruneCounts, TaskFilter, Transition, COUNT_CAP,
 };
@@ -50,24 +51,32 @@ pub(super) fn tasks_from_rows(rows: &[Row]) -> Result<Vec<Task>> {
     rows.iter().map(task_from_row).collect()
 }
 
-/// The SQL condition that selects tasks in `state` at `$1` ("now"): the mirror of
-/// `task::state_of`, as SQLite's is.
-fn state_condition(state: State) -> &'static str {
-    match state {
-        State::Succeeded => "outcome = 'succeeded'",
-        State::Failed => "outcome = 'failed'",
-        State::Cancelled => "outcome = 'cancelled'",
-        State::Running => "(outcome IS NULL AND tick_id IS NOT NULL)",
-        State::Retrying => "(outcome IS NULL AND tick_id IS NULL AND attempts > attempts_base)",
-        State::Scheduled => {
-            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
-             AND next_attempt_at > $1)"
-        }
-        State::Due => {
-            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
-             AND next_attempt_at <= $1)"
-        }
-    }
+pub(super) const ATTEMPT_COLUMNS: &str = "number, tick_id, started_at, duration_ms, outcome, \
+     status, error, request, content_type, retry_after, location, body, body_truncated";
+
+/// An attempt from `ATTEMPT_COLUMNS`, the first at `first`.
+pub(super) fn attempt_from_row(row: &Row, first: usize) -> Result<AttemptRecord> {
+    let at = |i: usize| first + i;
+    Ok(AttemptRecord {
+        number: row.try_get::<_, i32>(at(0))?.max(0) as u32,
+        tick_id: row.try_get(at(1))?,
+        started_at: row.try_get(at(2))?,
+        duration_ms: row.try_get(at(3))?,
+        outcome: row
+            .try_get::<_, Option<String>>(at(4))?
+            .as_deref()
+            .and_then(AttemptOutcome::parse),
+        status: row
+            .try_get::<_, Option<i32>>(at(5))?
+            .and_then(|s| u16::try_from(s).ok()),
+        error: row.try_get(at(6))?,
+        request: row.try_get(at(7))?,
+        content_type: row.try_get(at(8))?,
+        retry_after: row.try_get(at(9))?,
+        location: row.try_get(at(10))?,
+        body: row.try_get(at(11))?,
+        body_truncated: row.try_get(at(12))?,
+    })
 }
 
 /// The tick records `prune` may delete: started before the cutoff (`$1`), and none that `status`
@@ -176,7 +185,11 @@ impl Tasks for Postgres {
         let mut conditions: Vec<String> = Vec::new();
         let mut values: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(now)];
         if !filter.states.is_empty() {
-            let states: Vec<&str> = filter.states.iter().map(|s| state_condition(*s)).collect();
+            let states: Vec<String> = filter
+                .states
+                .iter()
+                .map(|s| state_condition(*s, "$1"))
+                .collect();
             conditions.push(format!("({})", states.join(" OR ")));
         }
         let mut text = |column: &str, value: &Option<String>| {
@@ -262,7 +275,7 @@ impl Tasks for Postgres {
     fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
         let sums: Vec<String> = State::ALL
             .iter()
-            .map(|state| format!("count(*) FILTER (WHERE {})", state_condition(*state)))
+            .map(|state| format!("count(*) FILTER (WHERE {})", state_condition(*state, "$1")))
             .collect();
         let sql = format!("SELECT {} FROM tasks", sums.join(", "));
         let row = self.query_one(&sql, &[&at(now)])?;
@@ -319,35 +332,11 @@ impl Tasks for Postgres {
     }
 
     fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
-        let rows = self.query(
-            "SELECT number, tick_id, started_at, duration_ms, outcome, status, error, request, \
-                 content_type, retry_after, location, body, body_truncated \
-             FROM attempts WHERE task_id = $1 ORDER BY number",
-            &[&task_id],
-        )?;
-        rows.iter()
-            .map(|row| {
-                Ok(AttemptRecord {
-                    number: row.try_get::<_, i32>(0)?.max(0) as u32,
-                    tick_id: row.try_get(1)?,
-                    started_at: row.try_get(2)?,
-                    duration_ms: row.try_get(3)?,
-                    outcome: row
-                        .try_get::<_, Option<String>>(4)?
-                        .as_deref()
-                        .and_then(AttemptOutcome::parse),
-                    status: row
-                        .try_get::<_, Option<i32>>(5)?
-                        .and_then(|s| u16::try_from(s).ok()),
-                    error: row.try_get(6)?,
-                    request: row.try_get(7)?,
-                    content_type: row.try_get(8)?,
-                    retry_after: row.try_get(9)?,
-                    location: row.try_get(10)?,
-                    body: row.try_get(11)?,
-                    body_truncated: row.try_get(12)?,
-                })
-            })
+        let sql =
+            format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = $1 ORDER BY number");
+        self.query(&sql, &[&task_id])?
+            .iter()
+            .map(|row| attempt_from_row(row, 0))
             .collect()
     }
 
@@ -380,7 +369,7 @@ impl Tasks for Postgres {
         for state in State::ALL {
             let sql = format!(
                 "SELECT count(*) FROM tasks WHERE id = $2 AND $1::timestamptz IS NOT NULL AND {}",
-                state_condition(state)
+                state_condition(state, "$1")
             );
             let n: i64 = self.query_one(&sql, &[&at(now), &task_id])?.try_get(0)?;
             if n > 0 {

@@ -13,32 +13,35 @@ fn counter(row: &Row, index: usize) -> Result<u32> {
     Ok(row.try_get::<_, i32>(index)?.max(0) as u32)
 }
 
+pub(super) const TICK_COLUMNS: &str = "id, started_at, ended_at, recovered, fired, sent, \
+     succeeded, retrying, failed, cancelled, error";
+
+/// A tick's record from `TICK_COLUMNS`.
+pub(super) fn tick_from_row(row: &Row) -> Result<TickRecord> {
+    Ok(TickRecord {
+        id: row.try_get(0)?,
+        started_at: row.try_get(1)?,
+        ended_at: row.try_get(2)?,
+        counts: TickCounts {
+            recovered: counter(row, 3)?,
+            fired: counter(row, 4)?,
+            sent: counter(row, 5)?,
+            succeeded: counter(row, 6)?,
+            retrying: counter(row, 7)?,
+            failed: counter(row, 8)?,
+            cancelled: counter(row, 9)?,
+        },
+        error: row.try_get(10)?,
+    })
+}
+
 impl Ticks for Postgres {
     fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
-        let rows = self.query(
-            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
-                 failed, cancelled, error \
-             FROM ticks ORDER BY started_at DESC, seq DESC LIMIT $1",
-            &[&i64::from(limit)],
-        )?;
-        rows.iter()
-            .map(|row| {
-                Ok(TickRecord {
-                    id: row.try_get(0)?,
-                    started_at: row.try_get(1)?,
-                    ended_at: row.try_get(2)?,
-                    counts: TickCounts {
-                        recovered: counter(row, 3)?,
-                        fired: counter(row, 4)?,
-                        sent: counter(row, 5)?,
-                        succeeded: counter(row, 6)?,
-                        retrying: counter(row, 7)?,
-                        failed: counter(row, 8)?,
-                        cancelled: counter(row, 9)?,
-                    },
-                    error: row.try_get(10)?,
-                })
-            })
+        let sql =
+            format!("SELECT {TICK_COLUMNS} FROM ticks ORDER BY started_at DESC, seq DESC LIMIT $1");
+        self.query(&sql, &[&i64::from(limit)])?
+            .iter()
+            .map(tick_from_row)
             .collect()
     }
 

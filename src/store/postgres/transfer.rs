@@ -5,15 +5,12 @@ use chrono::{DateTime, Utc};
 
 use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
 use super::schedules::{schedule_from_row, SCHEDULE_COLUMNS};
-use super::tasks::{tasks_from_rows, TASK_COLUMNS};
+use super::tasks::{attempt_from_row, tasks_from_rows, ATTEMPT_COLUMNS, TASK_COLUMNS};
+use super::ticks::{tick_from_row, TICK_COLUMNS};
 use super::{at, Postgres};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::{Tasks, Transfers};
-use crate::store::records::{AttemptRecord, Dated, Snapshot, TickCounts, TickRecord, TickRow};
-
-fn number(value: i32) -> u32 {
-    value.max(0) as u32
-}
+use crate::store::records::{Dated, Snapshot, TickRow};
 
 impl Transfers for Postgres {
     fn holds_anything(&self) -> Result<bool> {
@@ -39,36 +36,11 @@ impl Transfers for Postgres {
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
         snapshot.tasks = tasks_from_rows(&self.query(&sql, &[])?)?;
-        let rows = self.query(
-            "SELECT task_id, number, tick_id, started_at, duration_ms, outcome, status, error, \
-                 request, content_type, retry_after, location, body, body_truncated \
-             FROM attempts ORDER BY id",
-            &[],
-        )?;
-        for row in rows {
-            snapshot.attempts.push((
-                row.try_get(0)?,
-                AttemptRecord {
-                    number: number(row.try_get(1)?),
-                    tick_id: row.try_get(2)?,
-                    started_at: row.try_get(3)?,
-                    duration_ms: row.try_get(4)?,
-                    outcome: row
-                        .try_get::<_, Option<String>>(5)?
-                        .as_deref()
-                        .and_then(AttemptOutcome::parse),
-                    status: row
-                        .try_get::<_, Option<i32>>(6)?
-                        .and_then(|s| u16::try_from(s).ok()),
-                    error: row.try_get(7)?,
-                    request: row.try_get(8)?,
-                    content_type: row.try_get(9)?,
-                    retry_after: row.try_get(10)?,
-                    location: row.try_get(11)?,
-                    body: row.try_get(12)?,
-                    body_truncated: row.try_get(13)?,
-                },
-            ));
+        let sql = format!("SELECT task_id, {ATTEMPT_COLUMNS} FROM attempts ORDER BY id");
+        for row in self.query(&sql, &[])? {
+            snapshot
+                .attempts
+                .push((row.try_get(0)?, attempt_from_row(&row, 1)?));
         }
         let task_ids: Vec<i64> = snapshot.tasks.iter().map(|t| t.id).collect();
         for id in task_ids {
@@ -83,30 +55,10 @@ impl Transfers for Postgres {
                 updated_at: row.try_get(12)?,
             });
         }
-        let rows = self.query(
-            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
-                 failed, cancelled, error, host, boot_id, pid_ns \
-             FROM ticks ORDER BY seq",
-            &[],
-        )?;
-        for row in rows {
-            let counter = |i: usize| -> Result<u32> { Ok(number(row.try_get(i)?)) };
+        let sql = format!("SELECT {TICK_COLUMNS}, host, boot_id, pid_ns FROM ticks ORDER BY seq");
+        for row in self.query(&sql, &[])? {
             snapshot.ticks.push(TickRow {
-                record: TickRecord {
-                    id: row.try_get(0)?,
-                    started_at: row.try_get(1)?,
-                    ended_at: row.try_get(2)?,
-                    counts: TickCounts {
-                        recovered: counter(3)?,
-                        fired: counter(4)?,
-                        sent: counter(5)?,
-                        succeeded: counter(6)?,
-                        retrying: counter(7)?,
-                        failed: counter(8)?,
-                        cancelled: counter(9)?,
-                    },
-                    error: row.try_get(10)?,
-                },
+                record: tick_from_row(&row)?,
                 host: row.try_get(11)?,
                 boot_id: row.try_get(12)?,
                 pid_ns: row.try_get(13)?,

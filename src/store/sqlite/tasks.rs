@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::{from_millis, millis, millis_not_before, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Tasks;
+use crate::store::conditions::state_condition;
 use crate::store::records::{
     AttemptRecord, NewTask, PruneCounts, TaskFilter, Transition, COUNT_CAP,
 };
@@ -46,23 +47,30 @@ pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
     })
 }
 
-/// The SQL condition that selects tasks in `state` at `:now`: the mirror of `task::state_of`.
-pub(super) fn state_condition(state: State) -> &'static str {
-    match state {
-        State::Succeeded => "outcome = 'succeeded'",
-        State::Failed => "outcome = 'failed'",
-        State::Cancelled => "outcome = 'cancelled'",
-        State::Running => "(outcome IS NULL AND tick_id IS NOT NULL)",
-        State::Retrying => "(outcome IS NULL AND tick_id IS NULL AND attempts > attempts_base)",
-        State::Scheduled => {
-            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
-             AND next_attempt_at > :now)"
-        }
-        State::Due => {
-            "(outcome IS NULL AND tick_id IS NULL AND attempts = attempts_base \
-             AND next_attempt_at <= :now)"
-        }
-    }
+pub(super) const ATTEMPT_COLUMNS: &str = "number, tick_id, started_at, duration_ms, outcome, \
+     status, error, request, content_type, retry_after, location, body, body_truncated";
+
+/// An attempt from `ATTEMPT_COLUMNS`, the first at `first`.
+pub(super) fn attempt_from_row(row: &Row, first: usize) -> rusqlite::Result<AttemptRecord> {
+    let at = |i: usize| first + i;
+    Ok(AttemptRecord {
+        number: row.get(at(0))?,
+        tick_id: row.get(at(1))?,
+        started_at: from_millis(row.get(at(2))?),
+        duration_ms: row.get(at(3))?,
+        outcome: row
+            .get::<_, Option<String>>(at(4))?
+            .as_deref()
+            .and_then(AttemptOutcome::parse),
+        status: row.get(at(5))?,
+        error: row.get(at(6))?,
+        request: row.get(at(7))?,
+        content_type: row.get(at(8))?,
+        retry_after: row.get(at(9))?,
+        location: row.get(at(10))?,
+        body: row.get(at(11))?,
+        body_truncated: row.get(at(12))?,
+    })
 }
 
 /// The tick records `prune` may delete: started before the cutoff (`?1`), and none that `status`
@@ -140,7 +148,11 @@ impl Tasks for Sqlite {
         let mut conditions: Vec<String> = Vec::new();
         let mut values: Vec<(&str, SqlValue)> = vec![(":now", millis(now).into())];
         if !filter.states.is_empty() {
-            let states: Vec<&str> = filter.states.iter().map(|s| state_condition(*s)).collect();
+            let states: Vec<String> = filter
+                .states
+                .iter()
+                .map(|s| state_condition(*s, ":now"))
+                .collect();
             conditions.push(format!("({})", states.join(" OR ")));
         }
         let mut text = |column: &str, name: &'static str, value: &Option<String>| {
@@ -260,7 +272,7 @@ impl Tasks for Sqlite {
     fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
         let sums: Vec<String> = State::ALL
             .iter()
-            .map(|state| format!("coalesce(sum({}), 0)", state_condition(*state)))
+            .map(|state| format!("coalesce(sum({}), 0)", state_condition(*state, ":now")))
             .collect();
         let sql = format!("SELECT {} FROM tasks", sums.join(", "));
         let counts = self.conn.prepare_cached(&sql)?.query_row(
@@ -340,31 +352,10 @@ impl Tasks for Sqlite {
 
     /// Every attempt of a task, oldest first.
     fn attempts_of(&self, task_id: i64) -> Result<Vec<AttemptRecord>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT number, tick_id, started_at, duration_ms, outcome, status, error, request, \
-                 content_type, retry_after, location, body, body_truncated \
-             FROM attempts WHERE task_id = ?1 ORDER BY number",
-        )?;
-        let rows = statement.query_map([task_id], |row| {
-            Ok(AttemptRecord {
-                number: row.get(0)?,
-                tick_id: row.get(1)?,
-                started_at: from_millis(row.get(2)?),
-                duration_ms: row.get(3)?,
-                outcome: row
-                    .get::<_, Option<String>>(4)?
-                    .as_deref()
-                    .and_then(AttemptOutcome::parse),
-                status: row.get(5)?,
-                error: row.get(6)?,
-                request: row.get(7)?,
-                content_type: row.get(8)?,
-                retry_after: row.get(9)?,
-                location: row.get(10)?,
-                body: row.get(11)?,
-                body_truncated: row.get(12)?,
-            })
-        })?;
+        let sql =
+            format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ?1 ORDER BY number");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([task_id], |row| attempt_from_row(row, 0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -395,7 +386,7 @@ impl Tasks for Sqlite {
         for state in State::ALL {
             let sql = format!(
                 "SELECT count(*) FROM tasks WHERE id = :id AND {}",
-                state_condition(state)
+                state_condition(state, ":now")
             );
             let mut statement = self.conn.prepare_cached(&sql)?;
             let count: i64 = if sql.contains(":now") {

@@ -9,31 +9,36 @@ use crate::origin::Origin;
 use crate::store::backend::Ticks;
 use crate::store::records::{TickCounts, TickRecord};
 
+pub(super) const TICK_COLUMNS: &str = "id, started_at, ended_at, recovered, fired, sent, \
+     succeeded, retrying, failed, cancelled, error";
+
+/// A tick's record from `TICK_COLUMNS`.
+pub(super) fn tick_from_row(row: &rusqlite::Row) -> rusqlite::Result<TickRecord> {
+    Ok(TickRecord {
+        id: row.get(0)?,
+        started_at: from_millis(row.get(1)?),
+        ended_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
+        counts: TickCounts {
+            recovered: row.get(3)?,
+            fired: row.get(4)?,
+            sent: row.get(5)?,
+            succeeded: row.get(6)?,
+            retrying: row.get(7)?,
+            failed: row.get(8)?,
+            cancelled: row.get(9)?,
+        },
+        error: row.get(10)?,
+    })
+}
+
 impl Ticks for Sqlite {
     /// The latest ticks, newest first.
     fn recent_ticks(&self, limit: u32) -> Result<Vec<TickRecord>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
-                 failed, cancelled, error \
-             FROM ticks ORDER BY started_at DESC, rowid DESC LIMIT ?1",
-        )?;
-        let rows = statement.query_map([limit], |row| {
-            Ok(TickRecord {
-                id: row.get(0)?,
-                started_at: from_millis(row.get(1)?),
-                ended_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
-                counts: TickCounts {
-                    recovered: row.get(3)?,
-                    fired: row.get(4)?,
-                    sent: row.get(5)?,
-                    succeeded: row.get(6)?,
-                    retrying: row.get(7)?,
-                    failed: row.get(8)?,
-                    cancelled: row.get(9)?,
-                },
-                error: row.get(10)?,
-            })
-        })?;
+        let sql = format!(
+            "SELECT {TICK_COLUMNS} FROM ticks ORDER BY started_at DESC, rowid DESC LIMIT ?1"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([limit], tick_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

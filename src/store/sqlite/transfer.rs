@@ -5,11 +5,12 @@ use rusqlite::params;
 
 use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
 use super::schedules::{schedule_from_row, SCHEDULE_COLUMNS};
-use super::tasks::{task_from_row, TASK_COLUMNS};
+use super::tasks::{attempt_from_row, task_from_row, ATTEMPT_COLUMNS, TASK_COLUMNS};
+use super::ticks::{tick_from_row, TICK_COLUMNS};
 use super::{from_millis, millis, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::{Tasks, Transfers};
-use crate::store::records::{AttemptRecord, Dated, Snapshot, TickCounts, TickRecord, TickRow};
+use crate::store::records::{Dated, Snapshot, TickRow};
 
 impl Transfers for Sqlite {
     fn holds_anything(&self) -> Result<bool> {
@@ -40,34 +41,13 @@ impl Transfers for Sqlite {
             .prepare(&sql)?
             .query_map([], task_from_row)?
             .collect::<rusqlite::Result<_>>()?;
-        let mut statement = self.conn.prepare(
-            "SELECT task_id, number, tick_id, started_at, duration_ms, outcome, status, error, \
-                 request, content_type, retry_after, location, body, body_truncated \
-             FROM attempts ORDER BY id",
-        )?;
+        let sql = format!("SELECT task_id, {ATTEMPT_COLUMNS} FROM attempts ORDER BY id");
+        let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            snapshot.attempts.push((
-                row.get(0)?,
-                AttemptRecord {
-                    number: row.get(1)?,
-                    tick_id: row.get(2)?,
-                    started_at: from_millis(row.get(3)?),
-                    duration_ms: row.get(4)?,
-                    outcome: row
-                        .get::<_, Option<String>>(5)?
-                        .as_deref()
-                        .and_then(AttemptOutcome::parse),
-                    status: row.get(6)?,
-                    error: row.get(7)?,
-                    request: row.get(8)?,
-                    content_type: row.get(9)?,
-                    retry_after: row.get(10)?,
-                    location: row.get(11)?,
-                    body: row.get(12)?,
-                    body_truncated: row.get(13)?,
-                },
-            ));
+            snapshot
+                .attempts
+                .push((row.get(0)?, attempt_from_row(row, 1)?));
         }
         let task_ids: Vec<i64> = snapshot.tasks.iter().map(|t| t.id).collect();
         for id in task_ids {
@@ -84,29 +64,12 @@ impl Transfers for Sqlite {
                 updated_at: from_millis(row.get(12)?),
             });
         }
-        let mut statement = self.conn.prepare(
-            "SELECT id, started_at, ended_at, recovered, fired, sent, succeeded, retrying, \
-                 failed, cancelled, error, host, boot_id, pid_ns \
-             FROM ticks ORDER BY rowid",
-        )?;
+        let sql = format!("SELECT {TICK_COLUMNS}, host, boot_id, pid_ns FROM ticks ORDER BY rowid");
+        let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             snapshot.ticks.push(TickRow {
-                record: TickRecord {
-                    id: row.get(0)?,
-                    started_at: from_millis(row.get(1)?),
-                    ended_at: row.get::<_, Option<i64>>(2)?.map(from_millis),
-                    counts: TickCounts {
-                        recovered: row.get(3)?,
-                        fired: row.get(4)?,
-                        sent: row.get(5)?,
-                        succeeded: row.get(6)?,
-                        retrying: row.get(7)?,
-                        failed: row.get(8)?,
-                        cancelled: row.get(9)?,
-                    },
-                    error: row.get(10)?,
-                },
+                record: tick_from_row(row)?,
                 host: row.get(11)?,
                 boot_id: row.get(12)?,
                 pid_ns: row.get(13)?,
