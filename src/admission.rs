@@ -78,6 +78,9 @@ impl TaskSpec {
             (None, Some(duration)) => when::after(now, when::parse_duration(duration)?)?,
             (None, None) => return Err(usage("say when: --at TIME or --in DURATION")),
         };
+        // As it is stored: to the millisecond, rounded up, so that what `schedule` prints is
+        // what `show` will say.
+        let due_at = when::not_before_millis(due_at);
         if let Some(key) = &self.key {
             check_key(key)?;
         }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use chrono::{DateTime, Local, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Local, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 
 use crate::error::usage;
 use crate::zone::Zone;
@@ -22,6 +22,18 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
         return Err(usage(format!("duration \"{text}\" is more than 100 years")));
     }
     Ok(duration)
+}
+
+/// `at` to the millisecond, rounded up: a time something must not happen before, as stored.
+pub fn not_before_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = at
+        .with_nanosecond(at.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(at);
+    if floor == at {
+        at
+    } else {
+        floor + chrono::Duration::milliseconds(1)
+    }
 }
 
 /// `now + duration`, refusing what chrono cannot represent.

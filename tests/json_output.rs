@@ -599,3 +599,23 @@ fn the_strict_reader_refuses_a_duplicate_key() {
     let error = common::parse_strict(r#"{"a": 1, "b": {"c": 2, "c": 3}}"#).unwrap_err();
     assert!(error.to_string().contains("duplicate key \"c\""), "{error}");
 }
+
+#[test]
+fn schedule_json_prints_the_time_as_stored_even_between_two_milliseconds() {
+    let env = Env::new();
+    env.register_release_roll();
+    let scheduled = env.json(&[
+        "schedule",
+        "release-roll",
+        "--at",
+        "2026-11-25T13:00:00.0005Z",
+        "--arg",
+        "roll=A",
+    ]);
+    assert_eq!(
+        scheduled["due_at"], "2026-11-25T13:00:00.001Z",
+        "{scheduled:#}"
+    );
+    let shown = env.json(&["show", &scheduled["id"].to_string()]);
+    assert_eq!(shown["due_at"], scheduled["due_at"]);
+}
