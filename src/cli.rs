@@ -143,7 +143,7 @@ pub struct RegisterArgs {
 
     /// Make the registry match a TOML file of endpoints (`-` for stdin), in one transaction, all
     /// or nothing
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key", "signing_secrets", "no_signing"])]
     pub file: Option<PathBuf>,
 
     /// With --file: remove endpoints the file does not name (refused for one with unfinished
@@ -208,6 +208,17 @@ pub struct RegisterArgs {
     /// removes it
     #[arg(long, value_name = "PATH")]
     pub client_key: Option<String>,
+
+    /// Sign every request as Standard Webhooks specifies (webhook-id, webhook-timestamp,
+    /// webhook-signature), with the secret in this variable: only ever '${VAR}', read by the
+    /// tick when it sends (its base64, with or without `whsec_`). Repeatable, one signature per
+    /// secret, so that keys rotate without downtime; given at all, replaces the list
+    #[arg(long = "signing-secret", value_name = "'${VAR}'", conflicts_with = "no_signing")]
+    pub signing_secrets: Vec<String>,
+
+    /// Stop signing this endpoint's requests
+    #[arg(long)]
+    pub no_signing: bool,
 }
 
 const REGISTER_EXAMPLES: &str = "\

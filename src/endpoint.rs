@@ -28,6 +28,9 @@ pub struct Endpoint {
     pub success: SuccessStatuses,
     /// A CA bundle to trust, a client certificate and key: paths, read when a request is sent.
     pub tls: TlsFiles,
+    /// The variables that hold the secrets requests are signed with (Standard Webhooks), in
+    /// the order their signatures are sent; none: not signed.
+    pub signing_secrets: Vec<String>,
     pub description: Option<String>,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,
@@ -40,14 +43,17 @@ impl Endpoint {
         UrlTemplate::parse(&self.url)
     }
 
-    /// The environment variables its requests read (`${VAR}` in header values), each once.
+    /// The environment variables its requests read (`${VAR}` in header values, then the
+    /// signing secrets), each once.
     pub fn variables(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for (_, value) in &self.headers {
-            for name in crate::secrets::variables(value) {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+        let headers = self
+            .headers
+            .iter()
+            .flat_map(|(_, value)| crate::secrets::variables(value));
+        for name in headers.chain(self.signing_secrets.iter().cloned()) {
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
         names

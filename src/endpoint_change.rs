@@ -54,10 +54,28 @@ pub struct Requested {
     pub description: Option<String>,
     /// `Some(Some(reason))` deprecates (the reason may be empty), `Some(None)` lifts it.
     pub deprecated: Option<Option<String>>,
+    /// The variables holding the signing secrets; `Some(vec![])` stops signing.
+    pub signing_secrets: Option<Vec<String>>,
     /// TLS files, absolute and checked; `Some(None)` removes one.
     pub ca_file: Option<Option<String>>,
     pub client_cert: Option<Option<String>>,
     pub client_key: Option<Option<String>>,
+}
+
+/// `--signing-secret` values (or `signing_secrets` of a file): each only ever a `${VAR}`;
+/// the variables' names, each once.
+pub fn check_signing(references: &[String]) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for reference in references {
+        let name = crate::signing::check_reference(reference)?;
+        if names.contains(&name) {
+            return Err(usage(format!(
+                "signing secret ${{{name}}} is given twice: give each secret once"
+            )));
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// A TLS file option checked and made absolute (relative to `base`, else the current
@@ -106,6 +124,7 @@ pub fn apply(
             max_attempts: endpoint::DEFAULT_MAX_ATTEMPTS,
             success: SuccessStatuses::parse(endpoint::DEFAULT_SUCCESS)?,
             tls: TlsFiles::default(),
+            signing_secrets: Vec::new(),
             description: None,
             deprecated_at: None,
             deprecated_reason: None,
@@ -142,6 +161,7 @@ pub fn apply(
     update!(timeout, "timeout");
     update!(max_attempts, "max_attempts");
     update!(success, "success");
+    update!(signing_secrets, "signing_secrets");
     let tls_paths = [
         (requested.ca_file, &mut next.tls.ca_file, "ca_file"),
         (

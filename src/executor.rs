@@ -180,12 +180,18 @@ pub fn perform(
     let Some(endpoint) = &job.endpoint else {
         return executor_error(job, started_at, endpoint_gone(&job.task).to_string());
     };
-    let plan = match RequestPlan::build(endpoint, &job.task) {
+    let mut plan = match RequestPlan::build(endpoint, &job.task) {
         Ok(plan) => plan,
         Err(e) => return executor_error(job, started_at, format!("{e:#}")),
     };
+    let lookup = |name: &str| std::env::var(name).ok();
+    let signed = plan.sign(endpoint, &job.task, started_at, lookup);
     let stored_request = serde_json::to_string(&plan).ok();
-    let (headers, secrets) = match plan.expand_headers(|name| std::env::var(name).ok()) {
+    let (headers, secrets) = match signed.and_then(|keys| {
+        let (headers, mut secrets) = plan.expand_headers(lookup)?;
+        secrets.extend(keys);
+        Ok((headers, secrets))
+    }) {
         Ok(expanded) => expanded,
         Err(e) => {
             let mut result = executor_error(job, started_at, format!("{e:#}"));

@@ -37,6 +37,7 @@ pub mod recurring;
 pub mod render;
 pub mod request;
 pub mod secrets;
+pub mod signing;
 pub mod store;
 pub mod task;
 pub mod template;

@@ -79,6 +79,8 @@ pub struct EndpointView {
     pub ca_file: Option<String>,
     pub client_cert: Option<String>,
     pub client_key: Option<String>,
+    /// The variables holding the signing secrets, as `${VAR}`; empty when not signed.
+    pub signing_secrets: Vec<String>,
     pub description: Option<String>,
     pub deprecated: bool,
     pub deprecated_reason: Option<String>,
@@ -102,6 +104,11 @@ impl EndpointView {
             ca_file: endpoint.tls.ca_file.clone(),
             client_cert: endpoint.tls.client_cert.clone(),
             client_key: endpoint.tls.client_key.clone(),
+            signing_secrets: endpoint
+                .signing_secrets
+                .iter()
+                .map(|name| format!("${{{name}}}"))
+                .collect(),
             description: endpoint.description.clone(),
             deprecated: endpoint.deprecated_at.is_some(),
             deprecated_reason: endpoint.deprecated_reason.clone(),

@@ -25,6 +25,10 @@ pub struct RequestPlan {
     pub url: String,
     pub headers: Headers,
     pub body: Option<String>,
+    /// The names of the headers whose values are the endpoint's, as written: only those read
+    /// `${VAR}` (a task's key in Idempotency-Key is sent as it is, `$` and all).
+    #[serde(skip)]
+    templates: Vec<String>,
 }
 
 impl RequestPlan {
@@ -60,7 +64,49 @@ impl RequestPlan {
             url,
             headers,
             body,
+            templates: endpoint.headers.iter().map(|(name, _)| name.clone()).collect(),
         })
+    }
+
+    /// Signs the request as Standard Webhooks specifies, when the endpoint has signing secrets:
+    /// adds `webhook-id` (the Idempotency-Key value), `webhook-timestamp` (`sent_at` in Unix
+    /// seconds) and `webhook-signature` over the exact body; returns the secrets read (for
+    /// masking a response that echoes one).
+    pub fn sign(
+        &mut self,
+        endpoint: &Endpoint,
+        task: &Task,
+        sent_at: chrono::DateTime<chrono::Utc>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Secret>> {
+        if endpoint.signing_secrets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut keys = Vec::new();
+        let mut secrets = Vec::new();
+        for name in &endpoint.signing_secrets {
+            let value = lookup(name).ok_or_else(|| {
+                anyhow::anyhow!("environment variable {name} is not set in the tick's environment")
+            })?;
+            keys.push(
+                crate::signing::key(&value)
+                    .with_context(|| format!("signing secret ${{{name}}}"))?,
+            );
+            secrets.push(Secret {
+                name: name.clone(),
+                value,
+            });
+        }
+        let id = task.idempotency_key();
+        let timestamp = sent_at.timestamp();
+        let body = self.body.as_deref().unwrap_or_default().as_bytes();
+        let signature = crate::signing::signature(&keys, &id, timestamp, body);
+        self.headers.push(("webhook-id".to_string(), id));
+        self.headers
+            .push(("webhook-timestamp".to_string(), timestamp.to_string()));
+        self.headers
+            .push(("webhook-signature".to_string(), signature));
+        Ok(secrets)
     }
 
     /// The header values with `${VAR}` expanded from `lookup`, and the secrets found, for masking.
@@ -73,6 +119,9 @@ impl RequestPlan {
             .headers
             .iter()
             .map(|(name, value)| {
+                if !self.templates.contains(name) {
+                    return Ok((name.clone(), value.clone()));
+                }
                 let expanded = secrets::expand(value, &lookup, &mut found)
                     .with_context(|| format!("header \"{name}\""))?;
                 Ok((name.clone(), expanded))

@@ -64,28 +64,59 @@ pub struct Ended {
     pub reason: String,
 }
 
-/// An endpoint the tick could not send to: the variables missing from its environment, and how
+/// The variables of an endpoint's requests that the tick's environment cannot give.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Unusable {
+    /// Not set at all.
+    pub variables: Vec<String>,
+    /// Set, but holding no signing secret (base64, with or without `whsec_`).
+    pub not_signing_secrets: Vec<String>,
+}
+
+impl Unusable {
+    /// What is wrong, in words.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.variables.is_empty() {
+            let (noun, verb) = match self.variables.len() {
+                1 => ("variable", "is"),
+                _ => ("variables", "are"),
+            };
+            parts.push(format!(
+                "environment {noun} {} {verb} not set in the tick's environment",
+                self.variables.join(", ")
+            ));
+        }
+        if !self.not_signing_secrets.is_empty() {
+            parts.push(format!(
+                "environment variable {} holds no signing secret (its base64, with or without \
+                 whsec_)",
+                self.not_signing_secrets.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// An endpoint the tick could not send to: the variables its environment cannot give, and how
 /// many tasks wait for them.
 #[derive(Debug, Clone, Serialize)]
 pub struct MissingVariables {
     pub endpoint: String,
-    pub variables: Vec<String>,
+    #[serde(flatten)]
+    pub unusable: Unusable,
     pub tasks_waiting: u64,
 }
 
 impl MissingVariables {
     /// The line cron's mail carries.
     pub fn line(&self) -> String {
-        let (noun, verb) = match self.variables.len() {
-            1 => ("variable", "is"),
-            _ => ("variables", "are"),
-        };
         format!(
-            "endpoint \"{}\": {} due task(s) wait: environment {noun} {} {verb} not set in the \
-             tick's environment; nothing was sent or cancelled, the tasks stay due",
+            "endpoint \"{}\": {} due task(s) wait: {}; nothing was sent or cancelled, the tasks \
+             stay due",
             self.endpoint,
             self.tasks_waiting,
-            self.variables.join(", ")
+            self.unusable.describe()
         )
     }
 }
@@ -130,21 +161,31 @@ fn tick_id(origin: &Origin) -> String {
     )
 }
 
-/// For each endpoint whose requests read a variable that `is_set` says is missing: its name and
-/// the missing variables.
+/// For each endpoint whose requests read a variable that `lookup` cannot give (or gives no
+/// signing secret in): its name and what is wrong. Such an endpoint is the tick's fault, not its
+/// tasks': they stay due.
 pub fn missing_variables<'a>(
     endpoints: impl IntoIterator<Item = &'a Arc<Endpoint>>,
-    is_set: impl Fn(&str) -> bool,
-) -> BTreeMap<String, Vec<String>> {
+    lookup: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, Unusable> {
     endpoints
         .into_iter()
         .filter_map(|endpoint| {
-            let missing: Vec<String> = endpoint
-                .variables()
-                .into_iter()
-                .filter(|name| !is_set(name))
-                .collect();
-            (!missing.is_empty()).then(|| (endpoint.name.clone(), missing))
+            let mut unusable = Unusable::default();
+            for name in endpoint.variables() {
+                match lookup(&name) {
+                    None => unusable.variables.push(name),
+                    Some(value)
+                        if endpoint.signing_secrets.contains(&name)
+                            && crate::signing::key(&value).is_err() =>
+                    {
+                        unusable.not_signing_secrets.push(name)
+                    }
+                    Some(_) => {}
+                }
+            }
+            let bad = !unusable.variables.is_empty() || !unusable.not_signing_secrets.is_empty();
+            bad.then(|| (endpoint.name.clone(), unusable))
         })
         .collect()
 }
@@ -159,8 +200,8 @@ struct Tick {
     options: Options,
     log_path: Option<PathBuf>,
     endpoints: HashMap<String, Arc<Endpoint>>,
-    /// Endpoints whose requests read variables this tick's environment lacks, by name.
-    missing: BTreeMap<String, Vec<String>>,
+    /// Endpoints whose requests read variables this tick's environment cannot give, by name.
+    missing: BTreeMap<String, Unusable>,
     counts: TickCounts,
     ended: Vec<Ended>,
 }
@@ -183,9 +224,7 @@ impl Tick {
             .into_iter()
             .map(|e| (e.name.clone(), Arc::new(e)))
             .collect();
-        self.missing = missing_variables(self.endpoints.values(), |name| {
-            std::env::var_os(name).is_some()
-        });
+        self.missing = missing_variables(self.endpoints.values(), |name| std::env::var(name).ok());
         let worked = self
             .recover(&running)
             .and_then(|()| self.fire(&firing))
@@ -226,14 +265,14 @@ impl Tick {
     fn still_waiting(&self) -> Result<Vec<MissingVariables>> {
         let now = (self.clock)();
         let mut waiting = Vec::new();
-        for (endpoint, variables) in &self.missing {
+        for (endpoint, unusable) in &self.missing {
             let tasks_waiting = self.store.waiting_count_of(endpoint, now)?;
             if tasks_waiting == 0 {
                 continue;
             }
             let missing = MissingVariables {
                 endpoint: endpoint.clone(),
-                variables: variables.clone(),
+                unusable: unusable.clone(),
                 tasks_waiting,
             };
             crate::errln!("httpat: {}", missing.line());

@@ -19,6 +19,8 @@ CREATE TABLE endpoints (
     ca_file           text,
     client_cert       text,
     client_key        text,
+    -- Signing secrets: the names of the variables that hold them (never a value).
+    signing_secrets   jsonb NOT NULL DEFAULT '[]',
     created_at        timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL
 );

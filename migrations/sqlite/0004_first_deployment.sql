@@ -5,6 +5,8 @@
 ALTER TABLE endpoints ADD COLUMN ca_file TEXT;
 ALTER TABLE endpoints ADD COLUMN client_cert TEXT;
 ALTER TABLE endpoints ADD COLUMN client_key TEXT;
+-- Signing secrets: a JSON array of the names of the variables that hold them (never a value).
+ALTER TABLE endpoints ADD COLUMN signing_secrets TEXT NOT NULL DEFAULT '[]';
 
 -- Where a tick ran: a later tick frees a dead tick's tasks before their lease expires only when
 -- both ran on the same host, in the same boot and the same pid namespace (two containers with

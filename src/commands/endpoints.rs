@@ -28,6 +28,7 @@ pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
         "url",
         "timeout",
         "attempts",
+        "signed with",
         "deprecated",
         "waiting",
     ]);
@@ -44,6 +45,7 @@ pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
             Cell::new(&view.url),
             Cell::new(when::display_duration(timeout)),
             Cell::new(view.max_attempts),
+            Cell::new(view.signing_secrets.join(" ")),
             Cell::new(deprecated),
             Cell::new(view.tasks_waiting),
         ]);

@@ -7,7 +7,9 @@ use anyhow::Result;
 use crate::cli::RegisterArgs;
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
-use crate::endpoint_change::{apply, check_tls_path, check_url, ChangeKind, Requested};
+use crate::endpoint_change::{
+    apply, check_signing, check_tls_path, check_url, ChangeKind, Requested,
+};
 use crate::error::usage;
 use crate::render;
 use crate::tls::Role;
@@ -82,6 +84,11 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
             .transpose()?,
         description: args.description.clone(),
         deprecated,
+        signing_secrets: match (args.no_signing, args.signing_secrets.is_empty()) {
+            (true, _) => Some(Vec::new()),
+            (false, true) => None,
+            (false, false) => Some(check_signing(&args.signing_secrets)?),
+        },
         ca_file: check_tls_path(Role::CaFile, &args.ca_file, None)?,
         client_cert: check_tls_path(Role::ClientCert, &args.client_cert, None)?,
         client_key: check_tls_path(Role::ClientKey, &args.client_key, None)?,

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
-use crate::endpoint_change::{apply, check_tls_path, check_url, Change, ChangeKind, Requested};
+use crate::endpoint_change::{
+    apply, check_signing, check_tls_path, check_url, Change, ChangeKind, Requested,
+};
 use crate::error::{refused, usage};
 use crate::render;
 use crate::tls::Role;
@@ -38,6 +40,9 @@ struct EndpointEntry {
     #[serde(default)]
     deprecated: bool,
     deprecated_reason: Option<String>,
+    /// `${VAR}` references to the secrets requests are signed with.
+    #[serde(default)]
+    signing_secrets: Vec<String>,
     /// TLS files; a relative path is relative to the endpoints file's folder.
     ca_file: Option<String>,
     client_cert: Option<String>,
@@ -164,6 +169,7 @@ fn check_entry(name: &str, entry: EndpointEntry, base: Option<&Path>) -> Result<
                 .deprecated
                 .then(|| entry.deprecated_reason.unwrap_or_default()),
         ),
+        signing_secrets: Some(check_signing(&entry.signing_secrets)?),
         ca_file: Some(check_tls_path(Role::CaFile, &entry.ca_file, base)?.flatten()),
         client_cert: Some(check_tls_path(Role::ClientCert, &entry.client_cert, base)?.flatten()),
         client_key: Some(check_tls_path(Role::ClientKey, &entry.client_key, base)?.flatten()),

@@ -27,6 +27,9 @@ pub struct TaskDetail {
     pub request_error: Option<String>,
     /// The endpoint's TLS files, each null when unset; null when the endpoint is gone.
     pub tls: Option<TlsFiles>,
+    /// The variables holding the secrets the request is signed with, as `${VAR}` (Standard
+    /// Webhooks: webhook-id, webhook-timestamp and webhook-signature are added when it is sent).
+    pub signed_with: Vec<String>,
     pub attempts: Vec<AttemptView>,
     pub transitions: Vec<TransitionView>,
 }
@@ -85,6 +88,15 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
         request,
         request_error,
         tls: endpoint.as_ref().map(|e| e.tls.clone()),
+        signed_with: endpoint
+            .as_ref()
+            .map(|e| {
+                e.signing_secrets
+                    .iter()
+                    .map(|name| format!("${{{name}}}"))
+                    .collect()
+            })
+            .unwrap_or_default(),
         attempts: store
             .attempts_of(task.id)?
             .into_iter()
@@ -218,6 +230,12 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
             }
         }
         (None, error) => crate::outln!("  cannot be built: {}", error.as_deref().unwrap_or("?")),
+    }
+    if !detail.signed_with.is_empty() {
+        crate::outln!(
+            "  (signed when sent: webhook-id, webhook-timestamp, webhook-signature with {})",
+            detail.signed_with.join(" ")
+        );
     }
     if let Some(tls) = detail.tls.as_ref().filter(|tls| !tls.is_empty()) {
         print_tls(tls);

@@ -126,7 +126,7 @@ pub struct WouldSend {
 fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<()> {
     let endpoints: Vec<Arc<crate::endpoint::Endpoint>> =
         store.endpoints()?.into_iter().map(Arc::new).collect();
-    let missing = tick::missing_variables(&endpoints, |name| std::env::var_os(name).is_some());
+    let missing = tick::missing_variables(&endpoints, |name| std::env::var(name).ok());
     let plans: Vec<WouldSend> = store
         .due_preview(now, limit)?
         .into_iter()
@@ -140,12 +140,9 @@ fn dry_run(store: &Store, now: DateTime<Utc>, limit: u32, json: bool) -> Result<
                 request: None,
                 reason: None,
             };
-            if let Some(variables) = missing.get(&task.endpoint) {
+            if let Some(unusable) = missing.get(&task.endpoint) {
                 would.action = Action::Wait;
-                would.reason = Some(format!(
-                    "the tick's environment lacks {}",
-                    variables.join(", ")
-                ));
+                would.reason = Some(unusable.describe());
                 return would;
             }
             let plan = match endpoint {

@@ -24,6 +24,8 @@ pub struct EndpointRow {
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,
     pub tls: TlsFiles,
+    /// JSON array of variable names.
+    pub signing_secrets: String,
 }
 
 impl EndpointRow {
@@ -33,6 +35,12 @@ impl EndpointRow {
         let headers = serde_json::from_str(&self.headers).unwrap_or_else(|e| {
             damage.push(format!(
                 "its stored headers (column headers) are damaged: {e}"
+            ));
+            Vec::new()
+        });
+        let signing_secrets = serde_json::from_str(&self.signing_secrets).unwrap_or_else(|e| {
+            damage.push(format!(
+                "its stored signing secrets (column signing_secrets) are damaged: {e}"
             ));
             Vec::new()
         });
@@ -56,6 +64,7 @@ impl EndpointRow {
             deprecated_at: self.deprecated_at,
             deprecated_reason: self.deprecated_reason,
             tls: self.tls,
+            signing_secrets,
         }
     }
 }

@@ -12,7 +12,8 @@ use crate::tls::TlsFiles;
 
 pub(super) const ENDPOINT_COLUMNS: &str =
     "name, method, url, headers::text, timeout_ms, max_attempts, \
-     success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key";
+     success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, \
+     signing_secrets::text";
 
 pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
     Ok(EndpointRow {
@@ -31,6 +32,7 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
             client_cert: row.try_get(11)?,
             client_key: row.try_get(12)?,
         },
+        signing_secrets: row.try_get(13)?,
     }
     .into_endpoint())
 }
@@ -60,7 +62,7 @@ impl Endpoints for Postgres {
         );
         self.query(&sql, &[])?
             .iter()
-            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(13)?))))
+            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(14)?))))
             .collect()
     }
 
@@ -86,13 +88,14 @@ impl Endpoints for Postgres {
         self.execute(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                  success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
-                 client_key, created_at, updated_at) \
+                 client_key, created_at, updated_at, signing_secrets) \
              VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $14) \
+                 $14, $15::text::jsonb) \
              ON CONFLICT (name) DO UPDATE SET method = $2, url = $3, headers = $4::text::jsonb, \
                  timeout_ms = $5, max_attempts = $6, success = $7, description = $8, \
                  deprecated_at = $9, deprecated_reason = $10, ca_file = $11, \
-                 client_cert = $12, client_key = $13, updated_at = $14",
+                 client_cert = $12, client_key = $13, updated_at = $14, \
+                 signing_secrets = $15::text::jsonb",
             &[
                 &endpoint.name,
                 &endpoint.method,
@@ -108,6 +111,7 @@ impl Endpoints for Postgres {
                 &endpoint.tls.client_cert,
                 &endpoint.tls.client_key,
                 &at(now),
+                &serde_json::to_string(&endpoint.signing_secrets)?,
             ],
         )
         .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;

@@ -30,8 +30,8 @@ impl Transfers for Postgres {
         for row in self.query(&sql, &[])? {
             snapshot.endpoints.push(Dated {
                 row: endpoint_from_row(&row)?,
-                created_at: row.try_get(13)?,
-                updated_at: row.try_get(14)?,
+                created_at: row.try_get(14)?,
+                updated_at: row.try_get(15)?,
             });
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
@@ -86,9 +86,9 @@ impl Transfers for Postgres {
             self.execute(
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                      success, description, deprecated_at, deprecated_reason, ca_file, \
-                     client_cert, client_key, created_at, updated_at) \
+                     client_cert, client_key, created_at, updated_at, signing_secrets) \
                  VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15)",
+                     $14, $15, $16::text::jsonb)",
                 &[
                     &endpoint.name,
                     &endpoint.method,
@@ -105,6 +105,7 @@ impl Transfers for Postgres {
                     &endpoint.tls.client_key,
                     &at(*created_at),
                     &at(*updated_at),
+                    &serde_json::to_string(&endpoint.signing_secrets)?,
                 ],
             )
             .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;

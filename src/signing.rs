@@ -1,0 +1,123 @@
+//! Signed requests, as Standard Webhooks (standardwebhooks.com) specifies: `webhook-id` (the
+//! task's Idempotency-Key value, so a receiver's replay protection and httpat's retries agree),
+//! `webhook-timestamp` (Unix seconds when the attempt is sent) and `webhook-signature`: `v1,` and
+//! the base64 of HMAC-SHA256 over `ID.TIMESTAMP.BODY`, one for each secret, space-separated, so
+//! that keys rotate without downtime. A secret is only ever a `${VAR}` reference, read from the
+//! tick's environment when the request is sent.
+
+use anyhow::{anyhow, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::error::usage;
+
+/// The prefix a secret may carry before its base64.
+const PREFIX: &str = "whsec_";
+
+/// The variable a `--signing-secret` names: it must be exactly `${VAR}`, so that no secret is
+/// ever stored.
+pub fn check_reference(text: &str) -> Result<String> {
+    let name = text
+        .trim()
+        .strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .filter(|name| {
+            name.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    match name {
+        Some(name) => Ok(name.to_string()),
+        None => Err(usage(format!(
+            "--signing-secret \"{}\" is not a variable reference: write it as '${{VAR}}' and give \
+             the tick the secret in VAR (a signing secret is never stored)",
+            mask_literal(text)
+        ))),
+    }
+}
+
+/// A value shown in a message in place of what may be a secret typed by mistake.
+fn mask_literal(text: &str) -> String {
+    if text.contains("${") {
+        text.to_string()
+    } else {
+        "…".to_string()
+    }
+}
+
+/// The key of a secret's value: its base64, after an optional `whsec_`.
+pub fn key(value: &str) -> Result<Vec<u8>> {
+    let text = value.trim();
+    let text = text.strip_prefix(PREFIX).unwrap_or(text);
+    let key = STANDARD
+        .decode(text)
+        .map_err(|_| anyhow!("it is not base64 (with or without whsec_)"))?;
+    if key.is_empty() {
+        return Err(anyhow!("it is empty"));
+    }
+    Ok(key)
+}
+
+/// The `webhook-signature` value: one `v1,SIGNATURE` per key, space-separated.
+pub fn signature(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.iter()
+        .map(|key| {
+            // HMAC takes a key of any length: this cannot fail.
+            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                .expect("HMAC takes a key of any length");
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test vector of the Standard Webhooks reference libraries.
+    #[test]
+    fn the_reference_vector_signs_the_same() {
+        let key = key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signed = signature(
+            &[key],
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(signed, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn the_prefix_is_optional_and_each_key_signs() {
+        let with = key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let without = key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(with, without);
+        let other = key("c2Vjb25kIGtleQ==").unwrap();
+        let both = signature(&[with.clone(), other.clone()], "id", 1, b"");
+        let parts: Vec<&str> = both.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], signature(&[with], "id", 1, b""));
+        assert_eq!(parts[1], signature(&[other], "id", 1, b""));
+        assert!(key("not base64!").is_err());
+        assert!(key("whsec_").is_err());
+    }
+
+    #[test]
+    fn only_a_variable_reference_is_a_signing_secret() {
+        assert_eq!(check_reference("${IMS_SIGNING}").unwrap(), "IMS_SIGNING");
+        for bad in ["whsec_abc", "$IMS", "${}", "${1A}", "Bearer ${A}", ""] {
+            let error = check_reference(bad).unwrap_err().to_string();
+            assert!(!error.contains("whsec_abc"), "the literal is repeated: {error}");
+            assert_eq!(crate::error::exit_code(&check_reference(bad).unwrap_err()), 2);
+        }
+    }
+}
