@@ -213,7 +213,11 @@ pub struct RegisterArgs {
     /// webhook-signature), with the secret in this variable: only ever '${VAR}', read by the
     /// tick when it sends (its base64, with or without `whsec_`). Repeatable, one signature per
     /// secret, so that keys rotate without downtime; given at all, replaces the list
-    #[arg(long = "signing-secret", value_name = "'${VAR}'", conflicts_with = "no_signing")]
+    #[arg(
+        long = "signing-secret",
+        value_name = "'${VAR}'",
+        conflicts_with = "no_signing"
+    )]
     pub signing_secrets: Vec<String>,
 
     /// Stop signing this endpoint's requests

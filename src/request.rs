@@ -64,7 +64,11 @@ impl RequestPlan {
             url,
             headers,
             body,
-            templates: endpoint.headers.iter().map(|(name, _)| name.clone()).collect(),
+            templates: endpoint
+                .headers
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
         })
     }
 

@@ -116,8 +116,14 @@ mod tests {
         assert_eq!(check_reference("${IMS_SIGNING}").unwrap(), "IMS_SIGNING");
         for bad in ["whsec_abc", "$IMS", "${}", "${1A}", "Bearer ${A}", ""] {
             let error = check_reference(bad).unwrap_err().to_string();
-            assert!(!error.contains("whsec_abc"), "the literal is repeated: {error}");
-            assert_eq!(crate::error::exit_code(&check_reference(bad).unwrap_err()), 2);
+            assert!(
+                !error.contains("whsec_abc"),
+                "the literal is repeated: {error}"
+            );
+            assert_eq!(
+                crate::error::exit_code(&check_reference(bad).unwrap_err()),
+                2
+            );
         }
     }
 }

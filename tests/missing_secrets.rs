@@ -153,7 +153,12 @@ fn tick_json_reports_what_waits_on_the_environment() {
     assert_eq!(report["succeeded"], 2, "{report:#}");
     assert_eq!(
         report["missing_variables"],
-        serde_json::json!([{"endpoint": "ims", "variables": ["IMS_TOKEN"], "tasks_waiting": 3}])
+        serde_json::json!([{
+            "endpoint": "ims",
+            "variables": ["IMS_TOKEN"],
+            "not_signing_secrets": [],
+            "tasks_waiting": 3
+        }])
     );
     assert_eq!(report["ended"], serde_json::json!([]));
     assert!(report["tick_id"].as_str().unwrap().contains(':'));

@@ -56,6 +56,7 @@ impl Fixture {
                         max_attempts: 5,
                         success: SuccessStatuses::parse("2xx").unwrap(),
                         tls: Default::default(),
+                        signing_secrets: vec![],
                         description: None,
                         deprecated_at: None,
                         deprecated_reason: None,
