@@ -143,7 +143,7 @@ pub struct RegisterArgs {
 
     /// Make the registry match a TOML file of endpoints (`-` for stdin), in one transaction, all
     /// or nothing
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key", "signing_secrets", "no_signing"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key", "signing_secrets", "no_signing", "max_in_flight", "rate"])]
     pub file: Option<PathBuf>,
 
     /// With --file: remove endpoints the file does not name (refused for one with unfinished
@@ -223,6 +223,18 @@ pub struct RegisterArgs {
     /// Stop signing this endpoint's requests
     #[arg(long)]
     pub no_signing: bool,
+
+    /// At most N requests to this endpoint in flight at once, counted across every tick on
+    /// every host; `none` lifts the limit. Tasks held back stay due, in their order, and a tick
+    /// sends them as slots free while its --max-runtime allows
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<String>,
+
+    /// At most N requests to this endpoint started in any second, minute or hour (`10/s`,
+    /// `600/m`, `1000/h`), counted across every tick on every host; `none` lifts the limit. A
+    /// backlog drains at this pace, not once a minute
+    #[arg(long, value_name = "N/s|N/m|N/h")]
+    pub rate: Option<String>,
 }
 
 const REGISTER_EXAMPLES: &str = "\
@@ -237,6 +249,10 @@ Examples:
   # A server with a certificate from the factory's own CA, that asks for a client certificate:
   httpat register release-roll --ca-file /etc/httpat/factory-ca.pem \\
       --client-cert /etc/httpat/client.pem --client-key /etc/httpat/client.key
+
+  # Sign every request, and never send more than 2 at once or 10 a second (any tick, any host):
+  httpat register release-roll --signing-secret '${IMS_SIGNING_SECRET}' \\
+      --max-in-flight 2 --rate 10/s
 
   # Stop new schedules while the old system is retired:
   httpat register release-roll --deprecate --reason 'use release-roll-v2'

@@ -1,6 +1,7 @@
 //! What every command gets: where the database is, how to print, and "now", read once.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -22,6 +23,8 @@ pub struct Context {
     pub verbose: u8,
     pub quiet: bool,
     now: std::result::Result<DateTime<Utc>, String>,
+    /// When `now` was read.
+    now_read_at: Instant,
 }
 
 impl Context {
@@ -41,6 +44,7 @@ impl Context {
             verbose: global.verbose,
             quiet: global.quiet,
             now: read_now(),
+            now_read_at: Instant::now(),
         }
     }
 
@@ -49,12 +53,18 @@ impl Context {
     /// was opened; else this machine's, read once when the command started. `HTTPAT_NOW` pins
     /// it for tests.
     pub fn now_for(&self, store: &Store) -> Result<DateTime<Utc>> {
+        Ok(self.clock_for(store)?.0)
+    }
+
+    /// `now_for`, with the instant it was read: a clock that runs on from it (the tick's) is
+    /// then the same clock in every process.
+    pub fn clock_for(&self, store: &Store) -> Result<(DateTime<Utc>, Instant)> {
         if std::env::var_os(NOW_VARIABLE).is_some() {
-            return self.now();
+            return Ok((self.now()?, self.now_read_at));
         }
         match store.clock()? {
             Some(server) => Ok(server),
-            None => self.now(),
+            None => Ok((self.now()?, self.now_read_at)),
         }
     }
 

@@ -7,6 +7,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::error::usage;
+use crate::limits::Limits;
 use crate::template::UrlTemplate;
 use crate::tls::TlsFiles;
 
@@ -31,6 +32,9 @@ pub struct Endpoint {
     /// The variables that hold the secrets requests are signed with (Standard Webhooks), in
     /// the order their signatures are sent; none: not signed.
     pub signing_secrets: Vec<String>,
+    /// At most so many in flight, at most so many started per second, minute or hour, across
+    /// every tick on every host.
+    pub limits: Limits,
     pub description: Option<String>,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,

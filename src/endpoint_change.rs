@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::endpoint::{self, Endpoint, SuccessStatuses};
 use crate::error::{refused, usage};
+use crate::limits::{Limits, Rate};
 use crate::template::UrlTemplate;
 use crate::tls::{self, Role, TlsFiles};
 
@@ -56,6 +57,9 @@ pub struct Requested {
     pub deprecated: Option<Option<String>>,
     /// The variables holding the signing secrets; `Some(vec![])` stops signing.
     pub signing_secrets: Option<Vec<String>>,
+    /// Limits; `Some(None)` lifts one.
+    pub max_in_flight: Option<Option<u32>>,
+    pub rate: Option<Option<Rate>>,
     /// TLS files, absolute and checked; `Some(None)` removes one.
     pub ca_file: Option<Option<String>>,
     pub client_cert: Option<Option<String>>,
@@ -125,6 +129,7 @@ pub fn apply(
             success: SuccessStatuses::parse(endpoint::DEFAULT_SUCCESS)?,
             tls: TlsFiles::default(),
             signing_secrets: Vec::new(),
+            limits: Limits::default(),
             description: None,
             deprecated_at: None,
             deprecated_reason: None,
@@ -162,6 +167,17 @@ pub fn apply(
     update!(max_attempts, "max_attempts");
     update!(success, "success");
     update!(signing_secrets, "signing_secrets");
+    if let Some(max) = requested
+        .max_in_flight
+        .filter(|max| *max != next.limits.max_in_flight)
+    {
+        next.limits.max_in_flight = max;
+        fields.push("max_in_flight");
+    }
+    if let Some(rate) = requested.rate.filter(|rate| *rate != next.limits.rate) {
+        next.limits.rate = rate;
+        fields.push("rate");
+    }
     let tls_paths = [
         (requested.ca_file, &mut next.tls.ca_file, "ca_file"),
         (

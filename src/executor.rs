@@ -3,11 +3,12 @@
 //! request, expands its secrets at the last moment, sends it, and reports an `AttemptResult`
 //! with every secret masked.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,19 @@ pub struct Job {
     pub task: Task,
     /// None when the endpoint was removed after the task was scheduled.
     pub endpoint: Option<Arc<Endpoint>>,
+    /// For an endpoint with a limit: sent before the other queued jobs, so that the slot it
+    /// holds is used at once.
+    pub urgent: bool,
+    /// For an endpoint with a rate: the moments it must start between, or not at all.
+    pub start: Option<StartBetween>,
+}
+
+/// The moments a paced request starts between: not before its start was counted, and not after
+/// `start_by` (it is then given back, its start uncounted).
+#[derive(Debug, Clone, Copy)]
+pub struct StartBetween {
+    pub not_before: Instant,
+    pub start_by: Instant,
 }
 
 /// What a worker reports for a job.
@@ -38,7 +52,8 @@ pub enum Report {
     /// The request was made (or could not be made): record the attempt.
     Attempted(AttemptResult),
     /// The request was not started: the tick is stopping, or it could not finish before the
-    /// tick's time budget ends. The task goes back to wait for the next tick.
+    /// tick's time budget ends, or a paced request missed its moment. The task goes back to
+    /// wait.
     NotStarted { task_id: i64 },
 }
 
@@ -65,9 +80,19 @@ impl StartRule {
     }
 }
 
-/// The worker pool. Dropping the job sender ends the workers once the queue is empty.
+/// The jobs waiting for a worker, and how many workers are sending.
+#[derive(Default)]
+struct Queue {
+    urgent: VecDeque<Job>,
+    normal: VecDeque<Job>,
+    busy: usize,
+    closed: bool,
+}
+
+/// The worker pool. `finish` ends the workers once the queue is empty.
 pub struct Pool {
-    jobs: Option<Sender<Job>>,
+    queue: Arc<(Mutex<Queue>, Condvar)>,
+    size: usize,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -80,37 +105,33 @@ impl Pool {
         rule: StartRule,
     ) -> (Pool, Receiver<Report>) {
         let agents = Arc::new(Agents::new(ProxyEnv::from_env()));
-        let (job_sender, job_receiver) = mpsc::channel::<Job>();
-        let job_receiver = Arc::new(Mutex::new(job_receiver));
+        let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new()));
         let (result_sender, results) = mpsc::channel();
-        let workers = (0..size.max(1))
+        let size = size.max(1);
+        let workers = (0..size)
             .map(|_| {
                 let agents = Arc::clone(&agents);
-                let jobs = Arc::clone(&job_receiver);
+                let queue = Arc::clone(&queue);
                 let results = result_sender.clone();
                 let clock = Arc::clone(&clock);
                 let rule = rule.clone();
-                std::thread::spawn(move || loop {
-                    // A poisoned lock only means another worker panicked while waiting.
-                    let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(job) = next else { break };
-                    let timeout = job.endpoint.as_ref().map_or(Duration::ZERO, |e| e.timeout);
-                    let report = if rule.allows(timeout) {
-                        Report::Attempted(perform_guarded(&agents, &job, clock.as_ref()))
-                    } else {
-                        Report::NotStarted {
-                            task_id: job.task.id,
+                std::thread::spawn(move || {
+                    while let Some(job) = next_job(&queue) {
+                        let report = run_job(&agents, &job, clock.as_ref(), &rule);
+                        // Idle again before the tick hears of it, so that a claim made on this
+                        // report counts this worker free.
+                        lock(&queue.0).busy -= 1;
+                        if results.send(report).is_err() {
+                            break;
                         }
-                    };
-                    if results.send(report).is_err() {
-                        break;
                     }
                 })
             })
             .collect();
         (
             Pool {
-                jobs: Some(job_sender),
+                queue,
+                size,
                 workers,
             },
             results,
@@ -118,19 +139,84 @@ impl Pool {
     }
 
     pub fn submit(&self, job: Job) {
-        if let Some(jobs) = &self.jobs {
-            // The workers outlive the sender, so the queue is open while we hold it.
-            let _ = jobs.send(job);
+        let mut queue = lock(&self.queue.0);
+        if job.urgent {
+            queue.urgent.push_back(job);
+        } else {
+            queue.normal.push_back(job);
         }
+        self.queue.1.notify_one();
+    }
+
+    /// Workers neither sending nor spoken for by an urgent job: how many paced requests could
+    /// start at once.
+    pub fn idle(&self) -> usize {
+        let queue = lock(&self.queue.0);
+        self.size
+            .saturating_sub(queue.busy)
+            .saturating_sub(queue.urgent.len())
     }
 
     /// Lets the workers finish what is queued, then waits for them.
     pub fn finish(mut self) {
-        self.jobs = None;
+        lock(&self.queue.0).closed = true;
+        self.queue.1.notify_all();
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
     }
+}
+
+/// A worker's next job, urgent ones first; None once the pool is finished and nothing waits.
+fn next_job(queue: &(Mutex<Queue>, Condvar)) -> Option<Job> {
+    let mut waiting = lock(&queue.0);
+    loop {
+        if let Some(job) = waiting
+            .urgent
+            .pop_front()
+            .or_else(|| waiting.normal.pop_front())
+        {
+            waiting.busy += 1;
+            return Some(job);
+        }
+        if waiting.closed {
+            return None;
+        }
+        // A poisoned lock only means another worker panicked while holding it.
+        waiting = queue.1.wait(waiting).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    // A poisoned lock only means a worker panicked while holding it: the queue is still whole.
+    queue.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sends a job's request if it may still start, waiting for a paced one's moment first.
+fn run_job(
+    agents: &Agents,
+    job: &Job,
+    clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
+    rule: &StartRule,
+) -> Report {
+    if let Some(start) = job.start {
+        let wait = start.not_before.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+        if Instant::now() > start.start_by {
+            return Report::NotStarted {
+                task_id: job.task.id,
+            };
+        }
+    }
+    let timeout = job.endpoint.as_ref().map_or(Duration::ZERO, |e| e.timeout);
+    if !rule.allows(timeout) {
+        return Report::NotStarted {
+            task_id: job.task.id,
+        };
+    }
+    Report::Attempted(perform_guarded(agents, job, clock))
 }
 
 /// The agent of an endpoint without TLS files, at the default timeout and without a proxy:

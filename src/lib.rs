@@ -29,6 +29,7 @@ pub mod endpoint;
 pub mod endpoint_change;
 pub mod error;
 pub mod executor;
+pub mod limits;
 pub mod logfile;
 pub mod manpages;
 pub mod origin;

@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::endpoint::Endpoint;
+use crate::limits::Rate;
+use crate::store::LimitWait;
 use crate::task::{State, Task};
 use crate::when;
 
@@ -81,10 +83,51 @@ pub struct EndpointView {
     pub client_key: Option<String>,
     /// The variables holding the signing secrets, as `${VAR}`; empty when not signed.
     pub signing_secrets: Vec<String>,
+    /// Limits across every tick and host; null: none.
+    pub max_in_flight: Option<u32>,
+    pub rate: Option<Rate>,
     pub description: Option<String>,
     pub deprecated: bool,
     pub deprecated_reason: Option<String>,
+    /// Unfinished tasks.
     pub tasks_waiting: u64,
+    /// Due tasks its limits hold back now.
+    pub tasks_waiting_on_limit: u64,
+    /// Which limit holds them back, in words; null when none does.
+    pub waiting_on_limit: Option<String>,
+}
+
+/// An endpoint's limits and what they hold back at a moment, as `status` gives them.
+#[derive(Debug, Serialize)]
+pub struct LimitView {
+    pub endpoint: String,
+    pub max_in_flight: Option<u32>,
+    pub rate: Option<Rate>,
+    /// Its tasks held by a tick.
+    pub in_flight: u64,
+    /// Starts counted in the rate's window (up to its N); null without a rate.
+    pub started_in_window: Option<u64>,
+    /// Due tasks no tick holds.
+    pub due: u64,
+    /// Of those, how many its limits hold back now.
+    pub tasks_waiting: u64,
+    /// The limit that holds them back, in words; null when none does.
+    pub reason: Option<String>,
+}
+
+impl LimitView {
+    pub fn new(wait: &LimitWait, now: DateTime<Utc>) -> LimitView {
+        LimitView {
+            endpoint: wait.endpoint.clone(),
+            max_in_flight: wait.limits.max_in_flight,
+            rate: wait.limits.rate,
+            in_flight: wait.usage.in_flight,
+            started_in_window: wait.limits.rate.map(|_| wait.usage.started),
+            due: wait.due,
+            tasks_waiting: wait.waiting(),
+            reason: wait.reason(now),
+        }
+    }
 }
 
 impl EndpointView {
@@ -112,8 +155,21 @@ impl EndpointView {
             description: endpoint.description.clone(),
             deprecated: endpoint.deprecated_at.is_some(),
             deprecated_reason: endpoint.deprecated_reason.clone(),
+            max_in_flight: endpoint.limits.max_in_flight,
+            rate: endpoint.limits.rate,
             tasks_waiting,
+            tasks_waiting_on_limit: 0,
+            waiting_on_limit: None,
         }
+    }
+
+    /// With what its limits hold back now.
+    pub fn waiting_on(mut self, wait: Option<&LimitWait>, now: DateTime<Utc>) -> EndpointView {
+        if let Some(wait) = wait {
+            self.tasks_waiting_on_limit = wait.waiting();
+            self.waiting_on_limit = wait.reason(now);
+        }
+        self
     }
 }
 

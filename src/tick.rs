@@ -1,7 +1,7 @@
 //! One tick of the executor: recover what a dead tick left, fire recurring schedules, claim due
 //! tasks and send them with the worker pool, and record every outcome in groups.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -14,10 +14,11 @@ use serde::Serialize;
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
-use crate::executor::{self, Job, Pool, Report, StartRule};
+use crate::executor::{self, Job, Pool, Report, StartBetween, StartRule};
+use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
-use crate::store::{Claim, Firing, Schedule, Store, TickCounts, Tx};
+use crate::store::{Claim, Claimed, Firing, HeldBack, Schedule, Store, TickCounts, Tx};
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
 
@@ -30,6 +31,20 @@ const GROUP_WAIT: Duration = Duration::from_millis(100);
 /// A task that waits too long in the queue is not sent but released (see `StartRule`).
 fn held_target(concurrency: usize) -> usize {
     (8 * concurrency).clamp(128, 1024)
+}
+
+/// How often a tick looks again for a slot of an endpoint whose requests in flight are another
+/// tick's (it hears of its own as they end).
+const SLOT_POLL: Duration = Duration::from_millis(100);
+
+/// What a claim may take: `want` of the unlimited (and in-flight-limited) endpoints' tasks,
+/// `paced` of rate-limited ones, `most` in all; only tasks whose timeout fits in `remaining`.
+struct ClaimAsk {
+    want: u32,
+    paced: u32,
+    most: u32,
+    remaining: Duration,
+    max_timeout: Duration,
 }
 
 /// A lease outlives the longest a tick may hold a task by this margin.
@@ -121,15 +136,14 @@ impl MissingVariables {
     }
 }
 
-/// Runs one tick on `store`, "now" being `start` (read once when the command started), and
-/// returns what it did.
+/// Runs one tick on `store`, "now" being `start` (read once when the command started, at the
+/// instant given with it: the tick's clock runs on from there), and returns what it did.
 pub fn run(
     store: Store,
     options: Options,
-    start: DateTime<Utc>,
+    (start, started): (DateTime<Utc>, Instant),
     log_path: Option<PathBuf>,
 ) -> Result<TickReport> {
-    let started = Instant::now();
     let clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync> =
         Arc::new(move || start + chrono::Duration::from_std(started.elapsed()).unwrap_or_default());
     let origin = Origin::current();
@@ -448,52 +462,92 @@ impl Tick {
             .map(|e| e.timeout)
             .max()
             .unwrap_or(DEFAULT_TIMEOUT);
+        let limited: HashSet<String> = self
+            .endpoints
+            .values()
+            .filter(|e| !e.limits.is_none())
+            .map(|e| e.name.clone())
+            .collect();
         let target = held_target(concurrency);
         let mut left = self.options.limit.unwrap_or(u32::MAX);
         // `held`: claimed and not yet recorded; `pending`: answered, waiting for a commit.
         let mut pending: Vec<Report> = Vec::new();
         let mut oldest_pending: Option<Instant> = None;
         let mut nothing_due = false;
+        // Endpoints with a limit: when one may have a slot again; until when claiming is
+        // pointless (the last claim took nothing, and a slot is awaited); whether a request of
+        // one has ended, freeing its slot, so that the result is recorded and the slot reused
+        // at once.
+        let mut next_slot_at: Option<Instant> = None;
+        let mut idle_until: Option<Instant> = None;
+        let mut freed = false;
         loop {
-            let elapsed = self.started.elapsed();
+            let now = Instant::now();
             let in_queue = held.len() - pending.len();
-            let may_claim = self.may_claim_more(nothing_due, left, stop) && in_queue <= target / 2;
+            let room = in_queue <= target / 2 && idle_until.is_none_or(|t| now >= t);
+            let slot_due = next_slot_at.is_some_and(|t| now >= t);
+            let may_claim =
+                self.may_claim_more(nothing_due, left, stop) && (room || slot_due || freed);
             let flush = !pending.is_empty()
                 && (pending.len() >= GROUP_SIZE
                     || in_queue == 0
                     || may_claim
+                    || freed
                     || oldest_pending.is_some_and(|t| t.elapsed() >= GROUP_WAIT));
             if may_claim || flush {
-                let remaining = self.options.max_runtime.saturating_sub(elapsed);
-                let want = (target - in_queue).min(left as usize) as u32;
+                let remaining = self
+                    .options
+                    .max_runtime
+                    .saturating_sub(self.started.elapsed());
                 let group = std::mem::take(&mut pending);
                 oldest_pending = None;
-                let claim = may_claim.then_some((want, remaining, max_timeout));
-                let fresh = self.commit(&group, held, claim)?;
+                freed = false;
+                let ask = may_claim.then(|| ClaimAsk {
+                    want: (target.saturating_sub(in_queue)).min(left as usize) as u32,
+                    paced: (pool.idle() as u32).min(left),
+                    most: left,
+                    remaining,
+                    max_timeout,
+                });
+                let claimed = self.commit(&group, held, ask)?;
                 if may_claim {
+                    let fresh = claimed.tasks.len();
+                    next_slot_at = self.next_slot(&claimed.held_back);
+                    idle_until = (fresh == 0).then_some(next_slot_at).flatten();
                     // A short batch does not mean nothing more is due: on PostgreSQL another
-                    // tick may hold rows locked that this claim passed over. Only an empty one.
-                    nothing_due = fresh.is_empty();
-                    left -= fresh.len() as u32;
-                    for task in fresh {
-                        let endpoint = self.endpoints.get(&task.endpoint).cloned();
-                        held.insert(task.id, task.clone());
-                        pool.submit(Job { task, endpoint });
-                    }
+                    // tick may hold rows locked that this claim passed over. Only an empty one,
+                    // with no limited endpoint waiting for a slot this tick can still use.
+                    nothing_due = fresh == 0 && next_slot_at.is_none();
+                    left -= fresh as u32;
+                    self.submit(pool, held, claimed, &limited);
                 }
             }
             if held.is_empty() {
                 if !self.may_claim_more(nothing_due, left, stop) {
                     break;
                 }
+                // Waiting for a limited endpoint's slot: sleep until it comes, a signal at most
+                // a moment late.
+                let wait = next_slot_at.map_or(GROUP_WAIT, |t| {
+                    t.saturating_duration_since(Instant::now()).min(GROUP_WAIT)
+                });
+                std::thread::sleep(wait);
                 continue;
             }
-            match reports.recv_timeout(GROUP_WAIT / 2) {
+            let wait = next_slot_at.map_or(GROUP_WAIT / 2, |t| {
+                t.saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), GROUP_WAIT / 2)
+            });
+            match reports.recv_timeout(wait) {
                 Ok(report) => {
                     pending.push(report);
                     while let Ok(more) = reports.try_recv() {
                         pending.push(more);
                     }
+                    freed |= pending.iter().any(|report| {
+                        held.get(&report.task_id())
+                            .is_some_and(|task| limited.contains(&task.endpoint))
+                    });
                     oldest_pending.get_or_insert_with(Instant::now);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -501,6 +555,66 @@ impl Tick {
             }
         }
         Ok(())
+    }
+
+    /// Hands a claim's tasks to the workers: those of a limited endpoint ahead of the queue,
+    /// paced ones with the moments they must start between.
+    fn submit(
+        &self,
+        pool: &Pool,
+        held: &mut HashMap<i64, Task>,
+        claimed: Claimed,
+        limited: &HashSet<String>,
+    ) {
+        for task in claimed.tasks {
+            let endpoint = self.endpoints.get(&task.endpoint).cloned();
+            let start = claimed
+                .paced
+                .iter()
+                .find(|(name, _)| *name == task.endpoint)
+                .map(|(_, window)| StartBetween {
+                    not_before: self.instant_of(window.not_before),
+                    start_by: self.instant_of(window.start_by),
+                });
+            let urgent = start.is_some() || limited.contains(&task.endpoint);
+            held.insert(task.id, task.clone());
+            pool.submit(Job {
+                task,
+                endpoint,
+                urgent,
+                start,
+            });
+        }
+    }
+
+    /// When to claim again for endpoints whose due tasks wait on their limits: at the earliest
+    /// rate slot (less `LEAD`: a claim counts its starts that far ahead), or after a short
+    /// while for one that waits on requests in flight (another tick's, whose end this tick
+    /// does not hear of). A slot too late for a request to finish within the tick's time is
+    /// not waited for. None: nothing to wait for.
+    fn next_slot(&self, held_back: &[HeldBack]) -> Option<Instant> {
+        let deadline = self.started + self.options.max_runtime;
+        held_back
+            .iter()
+            .filter_map(|held| match held.next_slot {
+                None => Some(Instant::now() + SLOT_POLL),
+                Some(slot) => {
+                    let timeout = self
+                        .endpoints
+                        .get(&held.endpoint)
+                        .map_or(DEFAULT_TIMEOUT, |e| e.timeout);
+                    let starts = self.instant_of(slot);
+                    (starts + timeout <= deadline)
+                        .then(|| starts.checked_sub(LEAD).unwrap_or(starts))
+                }
+            })
+            .min()
+    }
+
+    /// The instant of a time of this tick's clock (which is its start plus the time elapsed).
+    fn instant_of(&self, at: DateTime<Utc>) -> Instant {
+        let since_start = (at - self.start).to_std().unwrap_or_default();
+        self.started + since_start
     }
 
     /// Whether claiming may go on: something may still be due, `--limit` is not reached, no
@@ -518,12 +632,12 @@ impl Tick {
         &mut self,
         group: &[Report],
         held: &mut HashMap<i64, Task>,
-        claim: Option<(u32, Duration, Duration)>,
-    ) -> Result<Vec<Task>> {
+        ask: Option<ClaimAsk>,
+    ) -> Result<Claimed> {
         let now = (self.clock)();
         let mut notices = Vec::new();
         let skip: Vec<String> = self.missing.keys().cloned().collect();
-        let fresh = self.store.in_transaction(|store| {
+        let claimed = self.store.in_transaction(|store| {
             for report in group {
                 let Some(task) = held.get(&report.task_id()) else {
                     continue;
@@ -537,26 +651,29 @@ impl Tick {
                     }
                 }
             }
-            match claim {
-                None => Ok(Vec::new()),
-                Some((want, remaining, max_timeout)) => {
-                    let lease_until = now
-                        + chrono::Duration::from_std(
-                            self.options.max_runtime + max_timeout + LEASE_MARGIN,
-                        )
-                        .unwrap_or_default();
-                    // Due by the tick's start ("now" is read once), started now.
-                    store.claim_due(&Claim {
-                        tick_id: &self.id,
-                        now: self.start,
-                        started_at: now,
-                        lease_until,
-                        remaining_ms: remaining.as_millis() as i64,
-                        limit: want,
-                        skip: &skip,
-                    })
-                }
-            }
+            let Some(ask) = ask else {
+                return Ok(Claimed::default());
+            };
+            let lease_until = now
+                + chrono::Duration::from_std(
+                    self.options.max_runtime + ask.max_timeout + LEASE_MARGIN,
+                )
+                .unwrap_or_default();
+            // Due by the tick's start ("now" is read once), started now.
+            store.claim_due(
+                &Claim {
+                    tick_id: &self.id,
+                    now: self.start,
+                    started_at: now,
+                    lease_until,
+                    remaining_ms: ask.remaining.as_millis() as i64,
+                    limit: ask.want,
+                    skip: &skip,
+                    paced_limit: ask.paced,
+                    most: ask.most,
+                },
+                self.clock.as_ref(),
+            )
         })?;
         for report in group {
             held.remove(&report.task_id());
@@ -564,7 +681,7 @@ impl Tick {
         for notice in notices {
             self.tell(notice);
         }
-        Ok(fresh)
+        Ok(claimed)
     }
 
     /// Decides and records one result.

@@ -57,6 +57,7 @@ impl Fixture {
                         success: SuccessStatuses::parse("2xx").unwrap(),
                         tls: Default::default(),
                         signing_secrets: vec![],
+                        limits: Default::default(),
                         description: None,
                         deprecated_at: None,
                         deprecated_reason: None,
@@ -102,7 +103,7 @@ impl Fixture {
     fn claim(&self, now: DateTime<Utc>) -> Vec<httpat::task::Task> {
         self.store
             .in_transaction(|tx| {
-                tx.claim_due(&Claim {
+                let claim = Claim {
                     tick_id: "host:1:t",
                     now,
                     started_at: now,
@@ -110,9 +111,13 @@ impl Fixture {
                     remaining_ms: 60_000,
                     limit: 100,
                     skip: &[],
-                })
+                    paced_limit: 100,
+                    most: 100,
+                };
+                tx.claim_due(&claim, &|| now)
             })
             .unwrap()
+            .tasks
     }
 
     fn finish(&self, id: i64, verdict: Verdict, status: u16) {

@@ -21,6 +21,10 @@ CREATE TABLE endpoints (
     client_key        text,
     -- Signing secrets: the names of the variables that hold them (never a value).
     signing_secrets   jsonb NOT NULL DEFAULT '[]',
+    -- Limits across every tick and host: at most this many in flight; at most N started in any
+    -- window (`10/s`, `600/m`, `1000/h`). NULL: no limit.
+    max_in_flight     integer CHECK (max_in_flight > 0),
+    rate              text,
     created_at        timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL
 );
@@ -67,6 +71,20 @@ CREATE INDEX tasks_by_time ON tasks (next_attempt_at, id);
 CREATE INDEX tasks_by_endpoint ON tasks (endpoint, outcome);
 CREATE INDEX tasks_finished ON tasks (finished_at) WHERE outcome IS NOT NULL;
 CREATE INDEX tasks_by_schedule ON tasks (schedule) WHERE schedule IS NOT NULL;
+-- What a claim walks for an endpoint with a limit: its own waiting tasks, in claim order.
+CREATE INDEX tasks_claim_by_endpoint ON tasks (endpoint, priority DESC, next_attempt_at, id)
+    WHERE outcome IS NULL AND tick_id IS NULL;
+
+-- The starts counted against endpoints' rates (`--rate`), each at the moment its request may
+-- leave; kept for a window, then forgotten. A claim that is given back takes its start with it.
+CREATE TABLE limit_starts (
+    task_id           bigint NOT NULL,
+    number            integer NOT NULL,
+    endpoint          text NOT NULL,
+    started_at        timestamptz NOT NULL,
+    PRIMARY KEY (task_id, number)
+);
+CREATE INDEX limit_starts_by_endpoint ON limit_starts (endpoint, started_at);
 
 CREATE TABLE attempts (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

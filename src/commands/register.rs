@@ -11,6 +11,7 @@ use crate::endpoint_change::{
     apply, check_signing, check_tls_path, check_url, ChangeKind, Requested,
 };
 use crate::error::usage;
+use crate::limits;
 use crate::render;
 use crate::tls::Role;
 
@@ -89,6 +90,12 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
             (false, true) => None,
             (false, false) => Some(check_signing(&args.signing_secrets)?),
         },
+        max_in_flight: args
+            .max_in_flight
+            .as_deref()
+            .map(limits::parse_max_in_flight)
+            .transpose()?,
+        rate: args.rate.as_deref().map(limits::parse_rate).transpose()?,
         ca_file: check_tls_path(Role::CaFile, &args.ca_file, None)?,
         client_cert: check_tls_path(Role::ClientCert, &args.client_cert, None)?,
         client_key: check_tls_path(Role::ClientKey, &args.client_key, None)?,

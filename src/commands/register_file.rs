@@ -13,6 +13,7 @@ use crate::endpoint_change::{
     apply, check_signing, check_tls_path, check_url, Change, ChangeKind, Requested,
 };
 use crate::error::{refused, usage};
+use crate::limits;
 use crate::render;
 use crate::tls::Role;
 
@@ -43,6 +44,9 @@ struct EndpointEntry {
     /// `${VAR}` references to the secrets requests are signed with.
     #[serde(default)]
     signing_secrets: Vec<String>,
+    /// Limits: at most N in flight; at most `N/s`, `N/m` or `N/h` started. Absent: no limit.
+    max_in_flight: Option<u32>,
+    rate: Option<String>,
     /// TLS files; a relative path is relative to the endpoints file's folder.
     ca_file: Option<String>,
     client_cert: Option<String>,
@@ -170,6 +174,21 @@ fn check_entry(name: &str, entry: EndpointEntry, base: Option<&Path>) -> Result<
                 .then(|| entry.deprecated_reason.unwrap_or_default()),
         ),
         signing_secrets: Some(check_signing(&entry.signing_secrets)?),
+        max_in_flight: Some(
+            entry
+                .max_in_flight
+                .map(|n| limits::parse_max_in_flight(&n.to_string()))
+                .transpose()?
+                .flatten(),
+        ),
+        rate: Some(
+            entry
+                .rate
+                .as_deref()
+                .map(limits::parse_rate)
+                .transpose()?
+                .flatten(),
+        ),
         ca_file: Some(check_tls_path(Role::CaFile, &entry.ca_file, base)?.flatten()),
         client_cert: Some(check_tls_path(Role::ClientCert, &entry.client_cert, base)?.flatten()),
         client_key: Some(check_tls_path(Role::ClientKey, &entry.client_key, base)?.flatten()),

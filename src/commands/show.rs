@@ -30,6 +30,11 @@ pub struct TaskDetail {
     /// The variables holding the secrets the request is signed with, as `${VAR}` (Standard
     /// Webhooks: webhook-id, webhook-timestamp and webhook-signature are added when it is sent).
     pub signed_with: Vec<String>,
+    /// The endpoint's limits in words (`2 in flight, 10/s`); null when it has none.
+    pub limits: Option<String>,
+    /// When the task is due and its endpoint's limits hold due tasks back: which limit, in
+    /// words.
+    pub waiting_on_limit: Option<String>,
     pub attempts: Vec<AttemptView>,
     pub transitions: Vec<TransitionView>,
 }
@@ -83,6 +88,28 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
             Err(e) => (None, Some(format!("{e:#}"))),
         },
     };
+    let limits = endpoint
+        .as_ref()
+        .map(|e| e.limits)
+        .filter(|limits| !limits.is_none());
+    let waits_on_limit = limits.is_some()
+        && matches!(task.state(now), State::Due | State::Retrying)
+        && task.next_attempt_at <= now;
+    let waiting_on_limit = match waits_on_limit {
+        false => None,
+        true => store
+            .limit_waits(now)?
+            .iter()
+            .find(|wait| wait.endpoint == task.endpoint)
+            .and_then(|wait| {
+                let reason = wait.reason(now)?;
+                Some(format!(
+                    "{reason}: {} due task(s) of {} wait",
+                    wait.waiting(),
+                    wait.endpoint
+                ))
+            }),
+    };
     let detail = TaskDetail {
         task: TaskView::new(&task, now, budget),
         request,
@@ -97,6 +124,8 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
                     .collect()
             })
             .unwrap_or_default(),
+        limits: limits.map(|limits| limits.describe()),
+        waiting_on_limit,
         attempts: store
             .attempts_of(task.id)?
             .into_iter()
@@ -215,6 +244,12 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     }
     if let Some(result) = &task.last_result {
         field("last result", result);
+    }
+    if let Some(limits) = &detail.limits {
+        field("limits", limits);
+    }
+    if let Some(waiting) = &detail.waiting_on_limit {
+        field("waiting on", waiting);
     }
     crate::outln!();
     crate::outln!("Request");

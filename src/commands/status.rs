@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::StatusArgs;
 use crate::context::Context;
 use crate::error::refused;
-use crate::render;
+use crate::render::{self, LimitView};
 use crate::store::TickCounts;
 use crate::task::State;
 use crate::when;
@@ -24,6 +24,8 @@ pub struct Status {
     pub last_tick_ended_at: Option<String>,
     pub counts: StateCounts,
     pub oldest_due: Option<OldestDue>,
+    /// Every endpoint with a limit, and how many of its due tasks wait on it.
+    pub limits: Vec<LimitView>,
     /// Set when tasks are due and no tick has ended in the last 3 minutes.
     pub warning: Option<String>,
 }
@@ -89,6 +91,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
     let last_end = store.last_tick_end()?;
     let counts = store.state_counts(now)?;
     let oldest = store.oldest_waiting(now)?;
+    let waits = store.limit_waits(now)?;
     let stale = last_end.is_none_or(|end| end < now - Duration::minutes(STALE_AFTER_MINUTES));
     let warning = match (&oldest, stale) {
         (Some(task), true) => Some(format!(
@@ -126,6 +129,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
             due_at: when::rfc3339(task.next_attempt_at),
             late_ms: (now - task.next_attempt_at).num_milliseconds(),
         }),
+        limits: waits.iter().map(|wait| LimitView::new(wait, now)).collect(),
         warning,
     };
     if context.json {
@@ -194,6 +198,14 @@ fn print(status: &Status, now: DateTime<Utc>, utc: bool) {
                 .trim_end_matches(" ago")
         ),
         None => crate::outln!("Oldest due: none, nothing is waiting for a tick"),
+    }
+    for limit in status.limits.iter().filter(|limit| limit.tasks_waiting > 0) {
+        crate::outln!(
+            "Waiting on a limit: {} due task(s) of {}: {}",
+            limit.tasks_waiting,
+            limit.endpoint,
+            limit.reason.as_deref().unwrap_or("")
+        );
     }
     if let Some(warning) = &status.warning {
         crate::outln!();

@@ -30,7 +30,7 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
         );
         return Ok(());
     };
-    let start = context.now_for(&store)?;
+    let (start, read_at) = context.clock_for(&store)?;
     if args.dry_run {
         return dry_run(
             &store,
@@ -39,7 +39,7 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
             context.json,
         );
     }
-    let report = tick::run(store, options, start, context.log_path())?;
+    let report = tick::run(store, options, (start, read_at), context.log_path())?;
     if context.verbose > 0 {
         crate::errln!("{}", summary(&report, started));
     }

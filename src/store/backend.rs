@@ -6,14 +6,17 @@
 //! Every method takes `&self`: a backend holds one connection and runs one statement at a time.
 //! Methods that write are called only by `Tx`, inside a transaction the backend began.
 
+use std::time::Instant;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::records::{
-    AttemptRecord, Claim, NewTask, PruneCounts, Recorded, Recovery, Schedule, Snapshot, TaskFilter,
-    TickCounts, TickRecord, Transition,
+    AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts, Recorded,
+    Recovery, Schedule, Snapshot, TaskFilter, TickCounts, TickRecord, Transition,
 };
 use crate::endpoint::Endpoint;
+use crate::limits::Usage;
 use crate::origin::Origin;
 use crate::task::{State, Task};
 
@@ -80,8 +83,14 @@ pub trait Claims {
     /// gets its next attempt number, the lease and an in-flight attempt row. Two ticks never
     /// claim the same task.
     fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>>;
-    /// Undoes the claim of a task whose request never started (its attempt row goes); fenced by
-    /// tick and attempt. False when the tick no longer held it.
+    /// The due tasks a claim may take, in claim order, without taking them; on PostgreSQL each
+    /// is locked (skipping rows another claim holds) until the transaction ends.
+    fn claim_candidates(&self, pick: &Pick) -> Result<Vec<Candidate>>;
+    /// Takes these candidates as `claim_due` takes what it finds; one taken meanwhile is left.
+    fn take_tasks(&self, ids: &[i64], claim: &Claim) -> Result<Vec<Task>>;
+    /// Undoes the claim of a task whose request never started (its attempt row goes, and its
+    /// start counted against a rate); fenced by tick and attempt. False when the tick no longer
+    /// held it.
     fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool>;
     /// Records an attempt's result and moves the task on, fenced: only the tick that holds the
     /// task for that attempt changes anything. False when it no longer held it.
@@ -100,6 +109,22 @@ pub trait Claims {
     fn waiting_count_of(&self, endpoint: &str, now: DateTime<Utc>) -> Result<u64>;
     /// Tasks held by a tick (this one's or another's), for recovery.
     fn running_tasks(&self) -> Result<Vec<Task>>;
+}
+
+/// What endpoints' limits count, in the database, so that every tick on every host shares
+/// them.
+pub trait LimitCounts {
+    /// The endpoints with a limit, by name. With `lock`, their rows stay locked until the
+    /// transaction ends, so that claims for them take turns (on PostgreSQL; SQLite's one writer
+    /// already makes them).
+    fn limited_endpoints(&self, lock: bool) -> Result<Vec<LimitedEndpoint>>;
+    /// What is used of an endpoint's limits: its tasks held by a tick and, with a rate's
+    /// window `(since, n)`, its starts counted after `since` (up to n) and the n-th newest.
+    fn limit_usage(&self, endpoint: &str, window: Option<(DateTime<Utc>, u32)>) -> Result<Usage>;
+    /// Counts the start of each claimed task (id, attempt, endpoint) at `at`.
+    fn count_starts(&self, starts: &[(i64, u32, &str)], at: DateTime<Utc>) -> Result<()>;
+    /// Forgets an endpoint's starts counted at or before `before`.
+    fn forget_starts(&self, endpoint: &str, before: DateTime<Utc>) -> Result<()>;
 }
 
 /// Recurring schedules.
@@ -169,11 +194,18 @@ pub trait Connection {
     fn commit(&self) -> Result<()>;
     /// Rolls back whatever is open; never fails (a connection that is gone has nothing open).
     fn rollback(&self);
-    /// The database's clock, for a backend whose clock is a server's (None: the caller's).
-    fn clock(&self) -> Result<Option<DateTime<Utc>>>;
+    /// The database's clock and the instant it was read, for a backend whose clock is a
+    /// server's (None: the caller's).
+    fn clock(&self) -> Result<Option<(DateTime<Utc>, Instant)>>;
 }
 
 /// A whole backend.
-pub trait Backend: Endpoints + Tasks + Claims + Schedules + Ticks + Transfers + Connection {}
+pub trait Backend:
+    Endpoints + Tasks + Claims + LimitCounts + Schedules + Ticks + Transfers + Connection
+{
+}
 
-impl<T: Endpoints + Tasks + Claims + Schedules + Ticks + Transfers + Connection> Backend for T {}
+impl<T> Backend for T where
+    T: Endpoints + Tasks + Claims + LimitCounts + Schedules + Ticks + Transfers + Connection
+{
+}

@@ -5,6 +5,7 @@
 
 mod backend;
 mod conditions;
+mod limited;
 mod location;
 mod postgres;
 mod records;
@@ -21,11 +22,12 @@ use crate::endpoint::Endpoint;
 use crate::origin::Origin;
 use crate::task::{Decision, Outcome, State, Task};
 use backend::Backend;
+use records::LimitedEndpoint;
 
 pub use location::{redact, Location};
 pub use records::{
-    AttemptRecord, Claim, Copied, Firing, NewTask, PruneCounts, Schedule, TaskFilter, TickCounts,
-    TickRecord, Transition, COUNT_CAP,
+    AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask, PruneCounts,
+    Schedule, StartWindow, TaskFilter, TickCounts, TickRecord, Transition, COUNT_CAP,
 };
 
 /// An open database.
@@ -66,7 +68,7 @@ impl Store {
 
     /// The database's clock, when it is a server's (every command's "now" then); None for a
     /// file, whose clock is the command's own.
-    pub fn clock(&self) -> Result<Option<DateTime<Utc>>> {
+    pub fn clock(&self) -> Result<Option<(DateTime<Utc>, std::time::Instant)>> {
         self.backend.clock()
     }
 
@@ -430,9 +432,25 @@ impl Tx<'_> {
     }
 
     /// Claims due tasks for a tick; each claimed task's history says which attempt it starts.
-    pub fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
-        let claimed = self.backend().claim_due(claim)?;
+    /// Endpoints with a limit get no more than it allows, counted across every tick; `clock`
+    /// gives the moment their starts are counted at, read once the claim may count them.
+    pub fn claim_due(&self, claim: &Claim, clock: &dyn Fn() -> DateTime<Utc>) -> Result<Claimed> {
+        let limited: Vec<LimitedEndpoint> = self
+            .backend()
+            .limited_endpoints(true)?
+            .into_iter()
+            .filter(|endpoint| !claim.skip.contains(&endpoint.name))
+            .collect();
+        let claimed = if limited.is_empty() {
+            Claimed {
+                tasks: self.backend().claim_due(claim)?,
+                ..Claimed::default()
+            }
+        } else {
+            self.claim_within_limits(claim, &limited, clock())?
+        };
         let transitions: Vec<Transition> = claimed
+            .tasks
             .iter()
             .map(|task| Transition {
                 task_id: task.id,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::attempt::{AttemptOutcome, AttemptResult};
+use crate::limits::{Allowance, Limits, Usage};
 use crate::task::{Outcome, State, Task};
 
 /// A task about to be stored.
@@ -141,6 +142,100 @@ pub struct Claim<'a> {
     pub limit: u32,
     /// Endpoints the tick cannot send to: their tasks stay due.
     pub skip: &'a [String],
+    /// How many tasks of endpoints with a `--rate` to take at most: each must start within
+    /// moments of its counted start, so no more than the tick has idle workers for.
+    pub paced_limit: u32,
+    /// How many tasks to take at most in all (what is left of `tick --limit`).
+    pub most: u32,
+}
+
+/// What a claim took, and what it had to leave.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    pub tasks: Vec<Task>,
+    /// The endpoints with a `--rate` among the tasks, and when their requests must start.
+    pub paced: Vec<(String, StartWindow)>,
+    /// Endpoints with a limit whose due tasks were left: they wait for a slot.
+    pub held_back: Vec<HeldBack>,
+}
+
+/// When a paced request may start: not before its start was counted, and soon after or not
+/// at all (it is then given back, its start uncounted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartWindow {
+    pub not_before: DateTime<Utc>,
+    pub start_by: DateTime<Utc>,
+}
+
+/// An endpoint whose due tasks a claim left because of its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub endpoint: String,
+    /// When its rate frees the next slot; None when a slot frees as a request ends (or the
+    /// claim had no room for more).
+    pub next_slot: Option<DateTime<Utc>>,
+}
+
+/// An endpoint with a limit, and how many of its due tasks wait on it.
+#[derive(Debug, Clone)]
+pub struct LimitWait {
+    pub endpoint: String,
+    pub limits: Limits,
+    /// Its due tasks no tick holds.
+    pub due: u64,
+    pub usage: Usage,
+    pub allowance: Allowance,
+}
+
+impl LimitWait {
+    /// How many of its due tasks a claim now could not take because of the limits.
+    pub fn waiting(&self) -> u64 {
+        self.due.saturating_sub(self.allowance.now)
+    }
+
+    /// The limit that holds tasks back, in words, when one does.
+    pub fn reason(&self, now: DateTime<Utc>) -> Option<String> {
+        let bound = self.allowance.bound_by.filter(|_| self.waiting() > 0)?;
+        Some(bound.describe(now))
+    }
+}
+
+/// An endpoint with a limit, as the claim reads it.
+#[derive(Debug, Clone)]
+pub struct LimitedEndpoint {
+    pub name: String,
+    pub limits: Limits,
+    pub timeout_ms: i64,
+}
+
+/// Which due tasks a claim may take: of one endpoint, or of all but some.
+#[derive(Debug, Clone, Copy)]
+pub struct Pick<'a> {
+    pub now: DateTime<Utc>,
+    /// Only tasks whose endpoint timeout fits in this many milliseconds.
+    pub remaining_ms: i64,
+    pub limit: u32,
+    /// Every endpoint but these (ignored with `only`).
+    pub skip: &'a [String],
+    pub only: Option<&'a str>,
+}
+
+/// A task a claim may take, with what orders it: priority (highest first), then time, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: i64,
+    pub priority: i64,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+impl Candidate {
+    pub fn claim_order(&self) -> (std::cmp::Reverse<i64>, DateTime<Utc>, i64) {
+        (
+            std::cmp::Reverse(self.priority),
+            self.next_attempt_at,
+            self.id,
+        )
+    }
 }
 
 /// An attempt's result to record, and where the task goes.

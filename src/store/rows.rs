@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::endpoint::{Endpoint, SuccessStatuses};
+use crate::limits::{Limits, Rate};
 use crate::tls::TlsFiles;
 
 /// An endpoint's columns, as text where they hold JSON or a list.
@@ -26,6 +27,9 @@ pub struct EndpointRow {
     pub tls: TlsFiles,
     /// JSON array of variable names.
     pub signing_secrets: String,
+    pub max_in_flight: Option<i64>,
+    /// `N/s`, `N/m` or `N/h`.
+    pub rate: Option<String>,
 }
 
 impl EndpointRow {
@@ -43,6 +47,19 @@ impl EndpointRow {
                 "its stored signing secrets (column signing_secrets) are damaged: {e}"
             ));
             Vec::new()
+        });
+        let rate = self.rate.as_deref().and_then(|text| {
+            Rate::parse(text)
+                .map_err(|e| damage.push(format!("its stored rate (column rate) is damaged: {e}")))
+                .ok()
+        });
+        let max_in_flight = self.max_in_flight.and_then(|n| {
+            u32::try_from(n).ok().filter(|n| *n > 0).or_else(|| {
+                damage.push(format!(
+                    "its stored limit (column max_in_flight) is damaged: {n}"
+                ));
+                None
+            })
         });
         let success = SuccessStatuses::parse(&self.success).unwrap_or_else(|e| {
             damage.push(format!(
@@ -65,6 +82,10 @@ impl EndpointRow {
             deprecated_reason: self.deprecated_reason,
             tls: self.tls,
             signing_secrets,
+            limits: Limits {
+                max_in_flight,
+                rate,
+            },
         }
     }
 }

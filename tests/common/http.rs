@@ -25,6 +25,13 @@ pub struct Recorded {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When its head and body had arrived.
+    pub received_at: Instant,
+    /// When its answer was sent (None while it has none).
+    pub answered_at: Option<Instant>,
+    /// How many requests to its path were in flight (arrived, not yet answered) when it
+    /// arrived, itself included.
+    pub in_flight: usize,
 }
 
 impl Recorded {
@@ -98,6 +105,8 @@ struct State {
     delay: (Duration, Duration),
     /// Connections accepted (a TLS handshake each, behind `https.rs`).
     connections: usize,
+    /// Per path: requests arrived and not yet answered.
+    in_flight: HashMap<String, usize>,
     stopped: bool,
 }
 
@@ -288,8 +297,17 @@ impl Drop for Server {
 fn serve_connection(stream: impl Read + Write, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     while let Some((recorded, keep_alive)) = read_request(&mut reader) {
-        let (reply, echoed, delay) = receive(shared, recorded);
+        let path = recorded.path().to_string();
+        let (index, reply, echoed, delay) = receive(shared, recorded);
         std::thread::sleep(delay);
+        {
+            // Answered from here on: the count drops before the client can hear the answer.
+            let mut state = shared.lock();
+            if let Some(n) = state.in_flight.get_mut(&path) {
+                *n -= 1;
+            }
+            state.requests[index].answered_at = Some(Instant::now());
+        }
         let mut body = reply.body;
         body.extend_from_slice(echoed.as_bytes());
         let mut head = format!(
@@ -323,10 +341,16 @@ fn serve_connection(stream: impl Read + Write, shared: &Shared) {
     }
 }
 
-/// Records a request, waits while its path is held, and picks its reply; returns the reply, the
-/// echoed header value ("" when none) and how long to wait before answering.
-fn receive(shared: &Shared, recorded: Recorded) -> (Reply, String, Duration) {
+/// Records a request, waits while its path is held, and picks its reply; returns where it is
+/// recorded, the reply, the echoed header value ("" when none) and how long to wait before answering.
+fn receive(shared: &Shared, mut recorded: Recorded) -> (usize, Reply, String, Duration) {
     let mut state = shared.lock();
+    let in_flight = state
+        .in_flight
+        .entry(recorded.path().to_string())
+        .or_default();
+    *in_flight += 1;
+    recorded.in_flight = *in_flight;
     let path = recorded.path().to_string();
     let reply = match state.scripts.get_mut(&path) {
         Some(replies) if replies.len() > 1 => replies.remove(0),
@@ -339,6 +363,7 @@ fn receive(shared: &Shared, recorded: Recorded) -> (Reply, String, Duration) {
         .and_then(|name| recorded.header(name))
         .unwrap_or("")
         .to_string();
+    let index = state.requests.len();
     state.requests.push(recorded);
     shared.changed.notify_all();
     while state.held.contains(&path) {
@@ -353,7 +378,7 @@ fn receive(shared: &Shared, recorded: Recorded) -> (Reply, String, Duration) {
         min
     };
     let delay = delay + reply.delay;
-    (reply, echoed, delay)
+    (index, reply, echoed, delay)
 }
 
 /// Reads one request (request line, headers, a Content-Length or chunked body); None when the
@@ -383,6 +408,9 @@ fn read_request(reader: &mut impl BufRead) -> Option<(Recorded, bool)> {
         url,
         headers,
         body: String::new(),
+        received_at: Instant::now(),
+        answered_at: None,
+        in_flight: 0,
     };
     let mut body = Vec::new();
     if let Some(length) = recorded.header("Content-Length") {
@@ -405,6 +433,7 @@ fn read_request(reader: &mut impl BufRead) -> Option<(Recorded, bool)> {
         }
     }
     recorded.body = String::from_utf8_lossy(&body).into_owned();
+    recorded.received_at = Instant::now();
     let keep_alive = !recorded
         .header("Connection")
         .is_some_and(|v| v.eq_ignore_ascii_case("close"));

@@ -10,7 +10,7 @@ use super::tasks::{tasks_from_rows, TASK_COLUMNS};
 use super::{at, count, not_before, Postgres};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Claims;
-use crate::store::records::{Claim, Recorded, Recovery};
+use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
 impl Claims for Postgres {
@@ -46,20 +46,52 @@ impl Claims for Postgres {
                 &at(claim.lease_until),
             ],
         )?;
-        let mut claimed = tasks_from_rows(&rows)?;
-        // RETURNING gives no order: the claim's order is the order of sending.
-        claimed.sort_by(|a, b| {
-            (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
-        });
-        let ids: Vec<i64> = claimed.iter().map(|t| t.id).collect();
-        let numbers: Vec<i32> = claimed.iter().map(|t| t.attempts as i32).collect();
-        self.execute(
-            "INSERT INTO attempts (task_id, number, tick_id, started_at) \
-             SELECT id, number, $3, $4 FROM unnest($1::bigint[], $2::integer[]) AS c(id, number)",
-            &[&ids, &numbers, &claim.tick_id, &at(claim.started_at)],
-        )
-        .context("cannot record the claimed attempts")?;
-        Ok(claimed)
+        self.record_claimed(tasks_from_rows(&rows)?, claim)
+    }
+
+    fn claim_candidates(&self, pick: &Pick) -> Result<Vec<Candidate>> {
+        let select = |which: &str| {
+            format!(
+                "SELECT id, priority, next_attempt_at FROM tasks \
+                 WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1 AND {which} \
+                   AND coalesce((SELECT timeout_ms FROM endpoints e \
+                                 WHERE e.name = tasks.endpoint), 0) <= $3 \
+                 ORDER BY priority DESC, next_attempt_at, id \
+                 LIMIT $4 \
+                 FOR UPDATE SKIP LOCKED"
+            )
+        };
+        let (now, limit) = (at(pick.now), i64::from(pick.limit));
+        let rows = match pick.only {
+            // An endpoint with a limit: a walk of its own index.
+            Some(endpoint) => self.query(
+                &select("endpoint = $2"),
+                &[&now, &endpoint, &pick.remaining_ms, &limit],
+            )?,
+            None => self.query(
+                &select("endpoint <> ALL ($2)"),
+                &[&now, &pick.skip, &pick.remaining_ms, &limit],
+            )?,
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(Candidate {
+                    id: row.try_get(0)?,
+                    priority: row.try_get(1)?,
+                    next_attempt_at: row.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    fn take_tasks(&self, ids: &[i64], claim: &Claim) -> Result<Vec<Task>> {
+        let sql = format!(
+            "UPDATE tasks SET tick_id = $2, lease_until = $3, attempts = attempts + 1 \
+             WHERE id = ANY ($1) AND outcome IS NULL AND tick_id IS NULL \
+             RETURNING {TASK_COLUMNS}"
+        );
+        let rows = self.query(&sql, &[&ids, &claim.tick_id, &at(claim.lease_until)])?;
+        self.record_claimed(tasks_from_rows(&rows)?, claim)
     }
 
     fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool> {
@@ -76,6 +108,10 @@ impl Claims for Postgres {
         }
         self.execute(
             "DELETE FROM attempts WHERE task_id = $1 AND number = $2",
+            &[&task.id, &number],
+        )?;
+        self.execute(
+            "DELETE FROM limit_starts WHERE task_id = $1 AND number = $2",
             &[&task.id, &number],
         )?;
         Ok(true)
@@ -212,5 +248,24 @@ impl Claims for Postgres {
     fn running_tasks(&self) -> Result<Vec<Task>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE tick_id IS NOT NULL");
         tasks_from_rows(&self.query(&sql, &[])?)
+    }
+}
+
+impl Postgres {
+    /// Puts claimed tasks in the claim's order (RETURNING gives none: the claim's order is the
+    /// order of sending) and inserts their in-flight attempt rows.
+    fn record_claimed(&self, mut claimed: Vec<Task>, claim: &Claim) -> Result<Vec<Task>> {
+        claimed.sort_by(|a, b| {
+            (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
+        });
+        let ids: Vec<i64> = claimed.iter().map(|t| t.id).collect();
+        let numbers: Vec<i32> = claimed.iter().map(|t| t.attempts as i32).collect();
+        self.execute(
+            "INSERT INTO attempts (task_id, number, tick_id, started_at) \
+             SELECT id, number, $3, $4 FROM unnest($1::bigint[], $2::integer[]) AS c(id, number)",
+            &[&ids, &numbers, &claim.tick_id, &at(claim.started_at)],
+        )
+        .context("cannot record the claimed attempts")?;
+        Ok(claimed)
     }
 }

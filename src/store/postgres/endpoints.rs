@@ -13,7 +13,7 @@ use crate::tls::TlsFiles;
 pub(super) const ENDPOINT_COLUMNS: &str =
     "name, method, url, headers::text, timeout_ms, max_attempts, \
      success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, \
-     signing_secrets::text";
+     signing_secrets::text, max_in_flight, rate";
 
 pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
     Ok(EndpointRow {
@@ -33,6 +33,8 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
             client_key: row.try_get(12)?,
         },
         signing_secrets: row.try_get(13)?,
+        max_in_flight: row.try_get::<_, Option<i32>>(14)?.map(i64::from),
+        rate: row.try_get(15)?,
     }
     .into_endpoint())
 }
@@ -62,7 +64,7 @@ impl Endpoints for Postgres {
         );
         self.query(&sql, &[])?
             .iter()
-            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(14)?))))
+            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(16)?))))
             .collect()
     }
 
@@ -88,14 +90,14 @@ impl Endpoints for Postgres {
         self.execute(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                  success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
-                 client_key, created_at, updated_at, signing_secrets) \
+                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate) \
              VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $14, $15::text::jsonb) \
+                 $14, $15::text::jsonb, $16, $17) \
              ON CONFLICT (name) DO UPDATE SET method = $2, url = $3, headers = $4::text::jsonb, \
                  timeout_ms = $5, max_attempts = $6, success = $7, description = $8, \
                  deprecated_at = $9, deprecated_reason = $10, ca_file = $11, \
                  client_cert = $12, client_key = $13, updated_at = $14, \
-                 signing_secrets = $15::text::jsonb",
+                 signing_secrets = $15::text::jsonb, max_in_flight = $16, rate = $17",
             &[
                 &endpoint.name,
                 &endpoint.method,
@@ -112,6 +114,8 @@ impl Endpoints for Postgres {
                 &endpoint.tls.client_key,
                 &at(now),
                 &serde_json::to_string(&endpoint.signing_secrets)?,
+                &endpoint.limits.max_in_flight.map(|n| n as i32),
+                &endpoint.limits.rate.map(|rate| rate.to_string()),
             ],
         )
         .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;

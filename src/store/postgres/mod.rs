@@ -7,6 +7,7 @@
 mod claims;
 mod connect;
 mod endpoints;
+mod limits;
 mod migrate;
 mod schedules;
 mod tasks;
@@ -33,8 +34,8 @@ pub struct Postgres {
     client: RefCell<Client>,
     /// Statements prepared on this connection, by their SQL.
     prepared: RefCell<HashMap<String, Statement>>,
-    /// The server's clock when the connection was opened.
-    opened_at: DateTime<Utc>,
+    /// The server's clock when the connection was opened, and the instant it was read.
+    opened_at: (DateTime<Utc>, std::time::Instant),
 }
 
 /// Statement parameters.
@@ -65,6 +66,7 @@ impl Postgres {
             .query_one("SELECT clock_timestamp()", &[])
             .context("cannot read the server's clock")?
             .get(0);
+        let opened_at = (opened_at, std::time::Instant::now());
         Ok(Postgres {
             client: RefCell::new(client),
             prepared: RefCell::new(HashMap::new()),
@@ -124,7 +126,7 @@ impl backend::Connection for Postgres {
         let _ = self.batch("ROLLBACK");
     }
 
-    fn clock(&self) -> Result<Option<DateTime<Utc>>> {
+    fn clock(&self) -> Result<Option<(DateTime<Utc>, std::time::Instant)>> {
         Ok(Some(self.opened_at))
     }
 }

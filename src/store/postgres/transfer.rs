@@ -30,8 +30,8 @@ impl Transfers for Postgres {
         for row in self.query(&sql, &[])? {
             snapshot.endpoints.push(Dated {
                 row: endpoint_from_row(&row)?,
-                created_at: row.try_get(14)?,
-                updated_at: row.try_get(15)?,
+                created_at: row.try_get(16)?,
+                updated_at: row.try_get(17)?,
             });
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
@@ -86,9 +86,10 @@ impl Transfers for Postgres {
             self.execute(
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                      success, description, deprecated_at, deprecated_reason, ca_file, \
-                     client_cert, client_key, created_at, updated_at, signing_secrets) \
+                     client_cert, client_key, created_at, updated_at, signing_secrets, \
+                     max_in_flight, rate) \
                  VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16::text::jsonb)",
+                     $14, $15, $16::text::jsonb, $17, $18)",
                 &[
                     &endpoint.name,
                     &endpoint.method,
@@ -106,6 +107,8 @@ impl Transfers for Postgres {
                     &at(*created_at),
                     &at(*updated_at),
                     &serde_json::to_string(&endpoint.signing_secrets)?,
+                    &endpoint.limits.max_in_flight.map(|n| n as i32),
+                    &endpoint.limits.rate.map(|rate| rate.to_string()),
                 ],
             )
             .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;

@@ -7,25 +7,67 @@ use chrono::{DateTime, Utc};
 use rusqlite::{named_params, OptionalExtension};
 
 use super::tasks::{task_from_row, TASK_COLUMNS};
-use super::{millis, millis_not_before, Sqlite};
+use super::{from_millis, millis, millis_not_before, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Claims;
-use crate::store::records::{Claim, Recorded, Recovery};
+use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
 impl Claims for Sqlite {
     fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
-        let skip = serde_json::to_string(claim.skip)?;
+        let candidates = self.claim_candidates(&Pick {
+            now: claim.now,
+            remaining_ms: claim.remaining_ms,
+            limit: claim.limit,
+            skip: claim.skip,
+            only: None,
+        })?;
+        let ids: Vec<i64> = candidates.iter().map(|c| c.id).collect();
+        self.take_tasks(&ids, claim)
+    }
+
+    fn claim_candidates(&self, pick: &Pick) -> Result<Vec<Candidate>> {
+        let candidate = |row: &rusqlite::Row| {
+            Ok(Candidate {
+                id: row.get(0)?,
+                priority: row.get(1)?,
+                next_attempt_at: from_millis(row.get(2)?),
+            })
+        };
+        if let Some(endpoint) = pick.only {
+            // An endpoint with a limit: a walk of its own index, in claim order.
+            return Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT id, priority, next_attempt_at FROM tasks \
+                     WHERE endpoint = :endpoint AND outcome IS NULL AND tick_id IS NULL \
+                       AND next_attempt_at <= :now \
+                       AND coalesce((SELECT timeout_ms FROM endpoints e \
+                                     WHERE e.name = tasks.endpoint), 0) <= :remaining \
+                     ORDER BY priority DESC, next_attempt_at, id LIMIT :limit",
+                )?
+                .query_map(
+                    named_params! {
+                        ":endpoint": endpoint,
+                        ":now": millis(pick.now),
+                        ":remaining": pick.remaining_ms,
+                        ":limit": pick.limit,
+                    },
+                    candidate,
+                )?
+                .collect::<rusqlite::Result<Vec<Candidate>>>()?);
+        }
+        let skip = serde_json::to_string(pick.skip)?;
         // One priority level at a time, each a short walk of the `tasks_claim` index: no sort of
         // every due task, and no scan of a level's future backlog.
-        let mut ids: Vec<i64> = Vec::new();
+        let mut found: Vec<Candidate> = Vec::new();
         let mut below: Option<i64> = None;
         let mut next_level = self.conn.prepare_cached(
             "SELECT max(priority) FROM tasks \
              WHERE outcome IS NULL AND tick_id IS NULL AND priority < ?1",
         )?;
         let mut due_at_level = self.conn.prepare_cached(
-            "SELECT id FROM tasks \
+            "SELECT id, priority, next_attempt_at FROM tasks \
              WHERE outcome IS NULL AND tick_id IS NULL AND priority = :level \
                AND next_attempt_at <= :now \
                AND endpoint NOT IN (SELECT value FROM json_each(:skip)) \
@@ -33,29 +75,33 @@ impl Claims for Sqlite {
                    <= :remaining \
              ORDER BY next_attempt_at, id LIMIT :limit",
         )?;
-        while ids.len() < claim.limit as usize {
+        while found.len() < pick.limit as usize {
             let level: Option<i64> =
                 next_level.query_row([below.unwrap_or(i64::MAX)], |row| row.get(0))?;
             let Some(level) = level else { break };
-            let wanted = claim.limit as usize - ids.len();
-            let found = due_at_level
+            let wanted = pick.limit as usize - found.len();
+            let at_level = due_at_level
                 .query_map(
                     named_params! {
                         ":level": level,
-                        ":now": millis(claim.now),
-                        ":remaining": claim.remaining_ms,
+                        ":now": millis(pick.now),
+                        ":remaining": pick.remaining_ms,
                         ":limit": wanted as i64,
                         ":skip": skip,
                     },
-                    |row| row.get::<_, i64>(0),
+                    candidate,
                 )?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
-            ids.extend(found);
+                .collect::<rusqlite::Result<Vec<Candidate>>>()?;
+            found.extend(at_level);
             if level == i64::MIN {
                 break;
             }
             below = Some(level);
         }
+        Ok(found)
+    }
+
+    fn take_tasks(&self, ids: &[i64], claim: &Claim) -> Result<Vec<Task>> {
         let sql = format!(
             "UPDATE tasks SET tick_id = :tick, lease_until = :lease, attempts = attempts + 1 \
              WHERE id = :id AND outcome IS NULL AND tick_id IS NULL \
@@ -63,7 +109,7 @@ impl Claims for Sqlite {
         );
         let mut take = self.conn.prepare_cached(&sql)?;
         let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
+        for &id in ids {
             let task = take
                 .query_row(
                     named_params! {
@@ -106,6 +152,9 @@ impl Claims for Sqlite {
         }
         self.conn
             .prepare_cached("DELETE FROM attempts WHERE task_id = ?1 AND number = ?2")?
+            .execute(rusqlite::params![task_id, number])?;
+        self.conn
+            .prepare_cached("DELETE FROM limit_starts WHERE task_id = ?1 AND number = ?2")?
             .execute(rusqlite::params![task_id, number])?;
         Ok(true)
     }

@@ -12,7 +12,8 @@ use crate::tls::TlsFiles;
 
 pub(super) const ENDPOINT_COLUMNS: &str =
     "name, method, url, headers, timeout_ms, max_attempts, success, \
-     description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, signing_secrets";
+     description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, signing_secrets, \
+     max_in_flight, rate";
 
 pub(super) fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
     Ok(EndpointRow {
@@ -32,6 +33,8 @@ pub(super) fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
             client_key: row.get(12)?,
         },
         signing_secrets: row.get(13)?,
+        max_in_flight: row.get(14)?,
+        rate: row.get(15)?,
     }
     .into_endpoint())
 }
@@ -64,7 +67,7 @@ impl Endpoints for Sqlite {
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], |row| {
-            Ok((endpoint_from_row(row)?, row.get::<_, i64>(14)? as u64))
+            Ok((endpoint_from_row(row)?, row.get::<_, i64>(16)? as u64))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -103,12 +106,14 @@ impl Endpoints for Sqlite {
             .prepare_cached(
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                      success, description, deprecated_at, deprecated_reason, created_at, updated_at, \
-                     ca_file, client_cert, client_key, signing_secrets) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15) \
+                     ca_file, client_cert, client_key, signing_secrets, max_in_flight, rate) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, \
+                     ?16, ?17) \
                  ON CONFLICT (name) DO UPDATE SET method = ?2, url = ?3, headers = ?4, \
                      timeout_ms = ?5, max_attempts = ?6, success = ?7, description = ?8, \
                      deprecated_at = ?9, deprecated_reason = ?10, updated_at = ?11, \
-                     ca_file = ?12, client_cert = ?13, client_key = ?14, signing_secrets = ?15",
+                     ca_file = ?12, client_cert = ?13, client_key = ?14, signing_secrets = ?15, \
+                     max_in_flight = ?16, rate = ?17",
             )?
             .execute(params![
                 endpoint.name,
@@ -126,6 +131,8 @@ impl Endpoints for Sqlite {
                 endpoint.tls.client_cert,
                 endpoint.tls.client_key,
                 serde_json::to_string(&endpoint.signing_secrets)?,
+                endpoint.limits.max_in_flight,
+                endpoint.limits.rate.map(|rate| rate.to_string()),
             ])
             .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;
         Ok(())

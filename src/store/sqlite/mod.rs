@@ -4,6 +4,7 @@
 
 mod claims;
 mod endpoints;
+mod limits;
 mod schedules;
 mod tasks;
 mod ticks;
@@ -151,7 +152,7 @@ impl backend::Connection for Sqlite {
         }
     }
 
-    fn clock(&self) -> Result<Option<DateTime<Utc>>> {
+    fn clock(&self) -> Result<Option<(DateTime<Utc>, std::time::Instant)>> {
         Ok(None)
     }
 }

@@ -31,8 +31,8 @@ impl Transfers for Sqlite {
         while let Some(row) = rows.next()? {
             snapshot.endpoints.push(Dated {
                 row: endpoint_from_row(row)?,
-                created_at: from_millis(row.get(14)?),
-                updated_at: from_millis(row.get(15)?),
+                created_at: from_millis(row.get(16)?),
+                updated_at: from_millis(row.get(17)?),
             });
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
@@ -88,8 +88,9 @@ impl Transfers for Sqlite {
         let mut insert = self.conn.prepare(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                  success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
-                 client_key, created_at, updated_at, signing_secrets) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18)",
         )?;
         for Dated {
             row: endpoint,
@@ -115,6 +116,8 @@ impl Transfers for Sqlite {
                     millis(*created_at),
                     millis(*updated_at),
                     serde_json::to_string(&endpoint.signing_secrets)?,
+                    endpoint.limits.max_in_flight,
+                    endpoint.limits.rate.map(|rate| rate.to_string()),
                 ])
                 .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;
         }
