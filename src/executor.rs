@@ -54,14 +54,42 @@ pub enum Report {
     /// The request was not started: the tick is stopping, or it could not finish before the
     /// tick's time budget ends, or a paced request missed its moment. The task goes back to
     /// wait.
-    NotStarted { task_id: i64 },
+    NotStarted { task_id: i64, why: NotStarted },
+}
+
+/// Why a claimed task's request was not started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotStarted {
+    /// The tick was asked to stop, or the request could not finish within its time budget.
+    Stopping,
+    /// A paced request could not leave soon enough after its start was counted.
+    MissedSlot,
+    /// Its endpoint was registered after the tick began, with a variable the tick lacks.
+    MissingVariable,
+}
+
+impl NotStarted {
+    /// The history's words for it.
+    pub fn detail(self) -> &'static str {
+        match self {
+            NotStarted::Stopping => {
+                "not sent: the tick stopped, or its time ran out, before this request could start"
+            }
+            NotStarted::MissedSlot => {
+                "not sent: no worker was free at the moment the endpoint's rate gave it"
+            }
+            NotStarted::MissingVariable => {
+                "not sent: the tick's environment lacks a variable of its endpoint"
+            }
+        }
+    }
 }
 
 impl Report {
     pub fn task_id(&self) -> i64 {
         match self {
             Report::Attempted(result) => result.task_id,
-            Report::NotStarted { task_id } => *task_id,
+            Report::NotStarted { task_id, .. } => *task_id,
         }
     }
 }
@@ -207,6 +235,7 @@ fn run_job(
         if Instant::now() > start.start_by {
             return Report::NotStarted {
                 task_id: job.task.id,
+                why: NotStarted::MissedSlot,
             };
         }
     }
@@ -214,6 +243,7 @@ fn run_job(
     if !rule.allows(timeout) {
         return Report::NotStarted {
             task_id: job.task.id,
+            why: NotStarted::Stopping,
         };
     }
     Report::Attempted(perform_guarded(agents, job, clock))

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
-use crate::executor::{self, Job, Pool, Report, StartBetween, StartRule};
+use crate::executor::{self, Job, NotStarted, Pool, Report, StartBetween, StartRule};
 use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
@@ -232,13 +232,7 @@ impl Tick {
             .record_tick_start(&self.id, &self.origin, self.start)?;
         let running = self.store.running_tasks()?;
         let firing = self.store.schedules_due(self.start)?;
-        self.endpoints = self
-            .store
-            .endpoints()?
-            .into_iter()
-            .map(|e| (e.name.clone(), Arc::new(e)))
-            .collect();
-        self.missing = missing_variables(self.endpoints.values(), |name| std::env::var(name).ok());
+        self.read_endpoints()?;
         let worked = self
             .recover(&running)
             .and_then(|()| self.fire(&firing))
@@ -519,7 +513,11 @@ impl Tick {
                     // with no limited endpoint waiting for a slot this tick can still use.
                     nothing_due = fresh == 0 && next_slot_at.is_none();
                     left -= fresh as u32;
-                    self.submit(pool, held, claimed, &limited);
+                    let given_back = self.submit(pool, held, claimed, &limited)?;
+                    if !given_back.is_empty() {
+                        pending.extend(given_back);
+                        oldest_pending.get_or_insert_with(Instant::now);
+                    }
                 }
             }
             if held.is_empty() {
@@ -558,15 +556,33 @@ impl Tick {
     }
 
     /// Hands a claim's tasks to the workers: those of a limited endpoint ahead of the queue,
-    /// paced ones with the moments they must start between.
+    /// paced ones with the moments they must start between. An endpoint registered since the
+    /// tick began is read then; what it needs that the tick lacks gives its tasks back (the
+    /// returned reports).
     fn submit(
-        &self,
+        &mut self,
         pool: &Pool,
         held: &mut HashMap<i64, Task>,
         claimed: Claimed,
         limited: &HashSet<String>,
-    ) {
+    ) -> Result<Vec<Report>> {
+        if claimed
+            .tasks
+            .iter()
+            .any(|task| !self.endpoints.contains_key(&task.endpoint))
+        {
+            self.read_endpoints()?;
+        }
+        let mut given_back = Vec::new();
         for task in claimed.tasks {
+            if self.missing.contains_key(&task.endpoint) {
+                given_back.push(Report::NotStarted {
+                    task_id: task.id,
+                    why: NotStarted::MissingVariable,
+                });
+                held.insert(task.id, task);
+                continue;
+            }
             let endpoint = self.endpoints.get(&task.endpoint).cloned();
             let start = claimed
                 .paced
@@ -585,6 +601,19 @@ impl Tick {
                 start,
             });
         }
+        Ok(given_back)
+    }
+
+    /// Reads the registry, and which endpoints need variables this tick lacks.
+    fn read_endpoints(&mut self) -> Result<()> {
+        self.endpoints = self
+            .store
+            .endpoints()?
+            .into_iter()
+            .map(|e| (e.name.clone(), Arc::new(e)))
+            .collect();
+        self.missing = missing_variables(self.endpoints.values(), |name| std::env::var(name).ok());
+        Ok(())
     }
 
     /// When to claim again for endpoints whose due tasks wait on their limits: at the earliest
@@ -646,8 +675,8 @@ impl Tick {
                     Report::Attempted(result) => {
                         notices.push(self.record(store, task, result, now)?);
                     }
-                    Report::NotStarted { .. } => {
-                        store.release(task, &self.id, now)?;
+                    Report::NotStarted { why, .. } => {
+                        store.release(task, &self.id, now, why.detail())?;
                     }
                 }
             }

@@ -465,10 +465,17 @@ impl Tx<'_> {
         Ok(claimed)
     }
 
-    /// Gives back a claimed task whose request was never started (the tick stopped, or its
-    /// time budget ran out first): the claim's attempt is undone and the task waits for the
-    /// next tick. Fenced like `record_result`.
-    pub fn release(&self, task: &Task, tick_id: &str, now: DateTime<Utc>) -> Result<bool> {
+    /// Gives back a claimed task whose request was never started (the tick stopped, its time
+    /// budget ran out first, a paced request missed its moment: `why` says which, for the
+    /// history): the claim's attempt is undone, with its start counted against a rate, and the
+    /// task waits again. Fenced like `record_result`.
+    pub fn release(
+        &self,
+        task: &Task,
+        tick_id: &str,
+        now: DateTime<Utc>,
+        why: &str,
+    ) -> Result<bool> {
         if !self.backend().release_task(task, tick_id)? {
             return Ok(false);
         }
@@ -478,9 +485,7 @@ impl Tx<'_> {
             Some(State::Running),
             task.state_before_claim(),
             tick_id,
-            Some(
-                "not sent: the tick stopped, or its time ran out, before this request could start",
-            ),
+            Some(why),
         )?;
         Ok(true)
     }
