@@ -2,6 +2,7 @@
 
 EXPECTED_ROUTES = {
     "ims.release-roll": "ims/rolls/{roll}/release/",
+    "ims.seal-roll": "ims/rolls/{roll}/seal/",
     "ims.lines.seal-batch": "ims/lines/{line}/batches/{batch}/seal/",
     "ims.print-label": "ims/labels/{label}/print/",
     "ims.export": "ims/exports/{folder}",

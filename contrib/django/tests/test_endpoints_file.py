@@ -62,6 +62,13 @@ def test_the_test_projects_file_reads_back_as_its_schedulable_paths() -> None:
                 "success": "2xx,409",
                 "description": 'Move a cooled roll to the "batching" inbox',
             },
+            "ims.seal-roll": {
+                "url": "https://ims.example/app/ims/rolls/{roll}/seal/",
+                "method": "POST",
+                # Signed instead of the Bearer token: Authorization dropped, X-Line kept.
+                "headers": ["X-Line: 3"],
+                "signing_secrets": ["${IMS_SIGNING_SECRET}"],
+            },
             "ims.lines.seal-batch": {
                 "url": "https://ims.example/app/ims/lines/{line}/batches/{batch}/seal/",
                 "method": "PUT",
@@ -74,6 +81,8 @@ def test_the_test_projects_file_reads_back_as_its_schedulable_paths() -> None:
                 "method": "POST",
                 # `authorization: None` drops the default whatever its case; its own is added.
                 "headers": ["X-Line: 3", "X-Printer-Key: ${PRINTER_KEY}"],
+                "max_in_flight": 1,
+                "rate": "30/m",
             },
             "ims.export": {
                 "url": "https://ims.example/app/ims/exports/{folder}",
@@ -114,3 +123,29 @@ def test_awkward_values_survive_the_file() -> None:
     assert entry["description"] == AWKWARD[4]
     assert entry["headers"] == [f"X-Odd: {AWKWARD[2]}"]
     assert set(read(text)) == {"endpoints"}
+
+
+def test_default_signing_secrets_sign_every_path_that_names_none_of_its_own() -> None:
+    from httpat_django import schedulable_path
+    from httpat_django.registry import SchedulableEndpoint
+    from ims import views
+
+    declared = {
+        "default": schedulable_path("a/", views.ping, name="a"),
+        "own": schedulable_path("b/", views.ping, name="b", signing_secrets="${B_KEY}"),
+        "unsigned": schedulable_path("c/", views.ping, name="c", signing_secrets=[]),
+    }
+    text = endpoints_file(
+        [
+            SchedulableEndpoint(name=name, url_name=name, route="x/", view="v", options=p.endpoint)
+            for name, p in declared.items()
+        ],
+        base_url="http://h",
+        default_headers={},
+        urlconf="u",
+        default_signing_secrets=["${IMS_SIGNING_SECRET}", "${IMS_SIGNING_NEW}"],
+    )
+    entries = read(text)["endpoints"]
+    assert entries["default"]["signing_secrets"] == ["${IMS_SIGNING_SECRET}", "${IMS_SIGNING_NEW}"]
+    assert entries["own"]["signing_secrets"] == ["${B_KEY}"]
+    assert "signing_secrets" not in entries["unsigned"]

@@ -55,7 +55,12 @@ def test_every_schedulable_path_is_registered_with_its_options(endpoints: Endpoi
     assert release["description"] == 'Move a cooled roll to the "batching" inbox'
     seal = registered["ims.lines.seal-batch"]
     assert (seal["method"], seal["timeout_ms"], seal["success"]) == ("PUT", 5500, "200,204,409")
-    assert registered["ims.print-label"]["headers"] == ["X-Printer-Key: ${PRINTER_KEY}"]
+    label = registered["ims.print-label"]
+    assert label["headers"] == ["X-Printer-Key: ${PRINTER_KEY}"]
+    assert (label["max_in_flight"], label["rate"], label["signing_secrets"]) == (1, "30/m", [])
+    seal = registered["ims.seal-roll"]
+    assert (seal["signing_secrets"], seal["headers"]) == (["${IMS_SIGNING_SECRET}"], [])
+    assert (seal["max_in_flight"], seal["rate"]) == (None, None)
     assert registered["ims.export"]["deprecated"] is True
     assert registered["ims.export"]["deprecated_reason"] == "use the nightly export"
 
@@ -130,6 +135,41 @@ def test_a_literal_credential_is_registered_with_httpats_warning(
     _, stderr = register()
     assert "httpat: " in stderr and "Authorization" in stderr, stderr
     assert endpoints()["ping"]["headers"] == ["Authorization: Bearer abc123"]
+
+
+def test_default_signing_secrets_sign_every_path_without_its_own(
+    settings: Any, endpoints: Endpoints
+) -> None:
+    settings.HTTPAT_SIGNING_SECRETS = ["${IMS_SIGNING_SECRET}", "${IMS_SIGNING_NEW}"]
+    register()
+    signing = {name: entry["signing_secrets"] for name, entry in endpoints().items()}
+    both = ["${IMS_SIGNING_SECRET}", "${IMS_SIGNING_NEW}"]
+    assert signing == {
+        name: ["${IMS_SIGNING_SECRET}"] if name == "ims.seal-roll" else both
+        for name in EXPECTED_ROUTES
+    }
+
+    settings.HTTPAT_SIGNING_SECRETS = ["${IMS_SIGNING_NEW}"]
+    stdout, _ = register()
+    assert lines(stdout) == sorted(
+        [
+            *changes("updated: signing_secrets", set(EXPECTED_ROUTES) - {"ims.seal-roll"}),
+            "ims.seal-roll: unchanged",
+        ]
+    )
+
+
+def test_a_signing_secret_that_is_no_reference_is_a_command_error_and_runs_nothing(
+    settings: Any, httpat_db: Path
+) -> None:
+    settings.HTTPAT_SIGNING_SECRETS = ["whsec_dGVzdHMtb25seSBzaWduaW5nIGtleQ=="]
+    with pytest.raises(CommandError, match="^HTTPAT_SIGNING_SECRETS: .* not a variable") as refused:
+        register()
+    assert "whsec_" not in str(refused.value)
+    settings.HTTPAT_SIGNING_SECRETS = {"key": "${IMS_SIGNING_SECRET}"}
+    with pytest.raises(CommandError, match="HTTPAT_SIGNING_SECRETS must be a list"):
+        register()
+    assert not httpat_db.exists(), "httpat was not even run"
 
 
 def test_no_base_url_is_a_command_error_naming_the_setting(settings: Any) -> None:

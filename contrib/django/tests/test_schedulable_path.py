@@ -13,7 +13,8 @@ from django.urls import Resolver404, URLPattern, include, path, resolve, reverse
 
 from expected import EXPECTED_ROUTES
 from httpat_django import SchedulableURLPattern, schedulable_path
-from httpat_django.registry import schedulable_endpoints
+from httpat_django.endpoints_file import endpoints_file
+from httpat_django.registry import SchedulableEndpoint, schedulable_endpoints
 from ims import urls as ims_urls
 from ims import views
 
@@ -95,6 +96,95 @@ def test_the_options_take_python_values() -> None:
     assert pattern.endpoint.timeout == "120s"
     assert pattern.endpoint.success == "2xx,409"
     assert pattern.endpoint.deprecated == ""
+    assert pattern.endpoint.signing_secrets is None, "None: settings.HTTPAT_SIGNING_SECRETS"
+    assert (pattern.endpoint.max_in_flight, pattern.endpoint.rate) == (None, None)
+
+    signed = schedulable_path(
+        "y/", views.ping, name="y", signing_secrets="${KEY}", max_in_flight=2, rate="10/s"
+    )
+    assert signed.endpoint.signing_secrets == ("${KEY}",), "a single string is one reference"
+    assert (signed.endpoint.max_in_flight, signed.endpoint.rate) == (2, "10/s")
+    rotating = schedulable_path("z/", views.ping, name="z", signing_secrets=iter(["${A}", "${B}"]))
+    assert rotating.endpoint.signing_secrets == ("${A}", "${B}")
+
+
+def write(defaults: object = (), **options: object) -> str:
+    """The endpoints file for one path declared with `options`."""
+    pattern = schedulable_path("x/", views.ping, name="x", **options)  # type: ignore[arg-type]
+    endpoint = SchedulableEndpoint(
+        name="ims.x", url_name="ims:x", route="x/", view="v", options=pattern.endpoint
+    )
+    return endpoints_file(
+        [endpoint],
+        base_url="http://h",
+        default_headers={},
+        urlconf="u",
+        default_signing_secrets=defaults,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"signing_secrets": ["$IMS_SIGNING_SECRET"]}, "^ims:x: the signing secret … is not a"),
+        ({"signing_secrets": ["${IMS SIGNING}"]}, r"'\$\{IMS SIGNING\}' is not a variable ref"),
+        ({"signing_secrets": ["Bearer ${KEY}"]}, r"'Bearer \$\{KEY\}' is not a variable ref"),
+        ({"signing_secrets": [b"${KEY}"]}, "the signing secret … is not a variable reference"),
+        ({"signing_secrets": ["${A}", "${B}", "${A}"]}, r"'\$\{A\}' is given twice"),
+        ({"max_in_flight": 0}, "^ims:x: max_in_flight must be at least 1 .*, not 0$"),
+        ({"max_in_flight": -3}, "max_in_flight must be at least 1"),
+        ({"max_in_flight": "2"}, "^ims:x: max_in_flight must be an integer, not '2'$"),
+        ({"max_in_flight": True}, "max_in_flight must be an integer, not True"),
+        ({"max_in_flight": 1.5}, "max_in_flight must be an integer"),
+        ({"rate": "10"}, "^ims:x: rate must be 'N/s', 'N/m' or 'N/h' .*, not '10'$"),
+        ({"rate": "0/s"}, "rate must be .* with N at least 1 .*, not '0/s'"),
+        ({"rate": "10/d"}, "not '10/d'"),
+        ({"rate": "10 / s"}, "not '10 / s'"),
+        ({"rate": "1.5/s"}, "not '1.5/s'"),
+        ({"rate": 10}, "rate must be 'N/s', 'N/m' or 'N/h'.*, not 10$"),
+    ],
+    ids=[
+        "secret-without-braces",
+        "secret-not-a-name",
+        "secret-with-text-around",
+        "secret-not-a-string",
+        "secret-twice",
+        "in-flight-zero",
+        "in-flight-negative",
+        "in-flight-string",
+        "in-flight-bool",
+        "in-flight-float",
+        "rate-without-window",
+        "rate-zero",
+        "rate-per-day",
+        "rate-with-spaces",
+        "rate-fraction",
+        "rate-not-a-string",
+    ],
+)
+def test_options_httpat_would_refuse_are_refused_naming_the_path(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        write(**options)
+
+
+def test_a_literal_signing_key_is_refused_without_being_repeated() -> None:
+    key = "whsec_dGVzdHMtb25seSBzaWduaW5nIGtleQ=="
+    with pytest.raises(ImproperlyConfigured) as refused:
+        write(signing_secrets=[key])
+    assert key not in str(refused.value) and "'${VAR}'" in str(refused.value)
+    with pytest.raises(ImproperlyConfigured, match="^HTTPAT_SIGNING_SECRETS: ") as refused:
+        write(defaults=[key])
+    assert key not in str(refused.value)
+
+
+def test_limits_and_signing_secrets_are_written_with_httpats_keys() -> None:
+    text = write(signing_secrets=["${OLD}", "${NEW}"], max_in_flight=4, rate="100/h")
+    assert 'signing_secrets = ["${OLD}", "${NEW}"]\n' in text
+    assert "max_in_flight = 4\n" in text
+    assert 'rate = "100/h"\n' in text
+    assert "signing_secrets" not in write(defaults=["${KEY}"], signing_secrets=[])
 
 
 def test_include_and_a_missing_name_are_refused() -> None:

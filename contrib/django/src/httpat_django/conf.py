@@ -13,7 +13,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["base_url", "binary", "database", "default_headers", "timeout"]
+__all__ = [
+    "base_url",
+    "binary",
+    "database",
+    "default_headers",
+    "default_signing_secrets",
+    "timeout",
+]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds: twice the 30 s that httpat itself waits for another process's write lock."""
@@ -82,3 +89,20 @@ def default_headers() -> Mapping[str, str]:
             f"HTTPAT_HEADERS must be a dict of header names to values, not {value!r}"
         )
     return value
+
+
+def default_signing_secrets() -> tuple[str, ...]:
+    """`settings.HTTPAT_SIGNING_SECRETS`: the `${VAR}` references every schedulable path signs
+    with unless it names its own, e.g. `["${IMS_SIGNING_SECRET}"]`; checked when the endpoints
+    file is written."""
+    value = getattr(settings, "HTTPAT_SIGNING_SECRETS", None) if settings.configured else None
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise ImproperlyConfigured(
+            "HTTPAT_SIGNING_SECRETS must be a list of '${VAR}' references, not "
+            f"{type(value).__name__}"
+        )
+    return tuple(value)

@@ -21,8 +21,9 @@ class EndpointOptions:
     """How httpat calls the route: the keys of one entry of httpat's endpoints file.
 
     `None` leaves a key out of the file, so httpat's default applies (POST, 30s, 5 attempts,
-    2xx). `headers` are added to (and override, by name) `settings.HTTPAT_HEADERS`; a header
-    given as `None` drops that default for this route.
+    2xx, no limits). `headers` are added to (and override, by name) `settings.HTTPAT_HEADERS`; a
+    header given as `None` drops that default for this route. `signing_secrets` are `${VAR}`
+    references; `None` takes `settings.HTTPAT_SIGNING_SECRETS`, and `()` signs nothing.
     """
 
     method: str = "POST"
@@ -33,6 +34,12 @@ class EndpointOptions:
     description: str | None = None
     deprecated: str | None = None
     """The reason, when the endpoint refuses new schedules (its waiting tasks still run)."""
+    signing_secrets: tuple[str, ...] | None = None
+    """`${VAR}` references to the keys every request is signed with (Standard Webhooks)."""
+    max_in_flight: int | None = None
+    """At most this many requests to the route at once, across every tick."""
+    rate: str | None = None
+    """At most N requests started in any second, minute or hour: `"N/s"`, `"N/m"`, `"N/h"`."""
 
 
 class SchedulableURLPattern(URLPattern):
@@ -65,6 +72,9 @@ def schedulable_path(
     headers: Mapping[str, str | None] | None = None,
     description: str | None = None,
     deprecated: bool | str = False,
+    signing_secrets: str | Iterable[str] | None = None,
+    max_in_flight: int | None = None,
+    rate: str | None = None,
 ) -> SchedulableURLPattern:
     """`django.urls.path(route, view, kwargs, name=name)`, marked as an httpat endpoint.
 
@@ -72,7 +82,10 @@ def schedulable_path(
     is the endpoint `ims.release-roll`, since httpat's names have no `:`), so `name` is required.
     `timeout` is httpat's DURATION (`"10s"`) or a `timedelta`; `success` is httpat's list
     (`"2xx,409"`) or an iterable of codes and classes (`[200, 409]`); `deprecated` is `True` or
-    the reason given to whoever schedules to it.
+    the reason given to whoever schedules to it. `signing_secrets` is a list of `${VAR}`
+    references (one for each key while keys rotate; a single string is one); `None` takes
+    `settings.HTTPAT_SIGNING_SECRETS` and `[]` leaves the route unsigned. `max_in_flight` and
+    `rate` (`"10/s"`, `"100/m"`, `"1000/h"`) limit how fast httpat calls it.
     """
     if isinstance(view, (list, tuple)):
         raise TypeError(
@@ -92,6 +105,9 @@ def schedulable_path(
         headers=dict(headers or {}),
         description=description,
         deprecated=_deprecation(deprecated),
+        signing_secrets=_secrets(signing_secrets),
+        max_in_flight=max_in_flight,
+        rate=rate,
     )
     return SchedulableURLPattern(
         plain.pattern, plain.callback, plain.default_args, plain.name, endpoint=options
@@ -115,6 +131,15 @@ def _success(value: str | Iterable[int | str] | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return ",".join(str(status) for status in value)
+
+
+def _secrets(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """The references as a tuple; checked when the endpoints file is written."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
 
 
 def _deprecation(value: bool | str) -> str | None:

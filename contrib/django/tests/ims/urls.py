@@ -33,12 +33,21 @@ urlpatterns = [
         success="2xx,409",
         description='Move a cooled roll to the "batching" inbox',
     ),
+    schedulable_path(
+        "rolls/<str:roll>/seal/",
+        views.seal_roll,
+        name="seal-roll",
+        headers={"Authorization": None},  # the signature stands in for the Bearer token
+        signing_secrets=["${IMS_SIGNING_SECRET}"],
+    ),
     path("lines/<int:line>/", include(line_patterns, namespace="lines")),
     schedulable_path(
         "labels/<uuid:label>/print/",
         views.print_label,
         name="print-label",
         headers={"authorization": None, "X-Printer-Key": "${PRINTER_KEY}"},
+        max_in_flight=1,
+        rate="30/m",
     ),
     schedulable_path(
         "exports/<path:folder>",

@@ -1,14 +1,16 @@
-"""The IMS's views: recording a roll schedules its release; the release needs the Bearer token."""
+"""The IMS's views: recording a roll schedules its release; the release needs the Bearer token,
+and sealing a roll needs httpat's signature."""
 
 import json
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from httpat_django import schedule
 
@@ -47,6 +49,20 @@ def release_roll(request: HttpRequest, roll: str) -> JsonResponse:
     found.released_at = timezone.now()
     found.save(update_fields=["released_at"])
     return JsonResponse({"roll": roll, "released_at": found.released_at.isoformat()})
+
+
+@csrf_exempt
+@require_POST
+def seal_roll(request: HttpRequest, roll: str) -> HttpResponse:
+    webhook = Webhook(settings.IMS_SIGNING_SECRET)  # the tick's ${IMS_SIGNING_SECRET}: whsec_...
+    try:
+        webhook.verify(request.body, dict(request.headers), json_parse=False)
+    except (WebhookVerificationError, ValueError):  # ValueError: a malformed signature header
+        return HttpResponseForbidden("a valid webhook signature is required")
+    found = get_object_or_404(Roll, number=roll)
+    found.sealed_at = timezone.now()
+    found.save(update_fields=["sealed_at"])
+    return JsonResponse({"roll": roll, "sealed_at": found.sealed_at.isoformat()})
 
 
 @csrf_exempt

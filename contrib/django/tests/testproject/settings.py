@@ -21,6 +21,8 @@ STATIC_URL = "/static/"  # the live server serves static files below it
 HTTPAT_BASE_URL = "http://ims.test"
 HTTPAT_HEADERS = {"Authorization": "Bearer ${IMS_TOKEN}"}
 
-# The IMS's own: the token its release view expects, and how long a roll cools.
+# The IMS's own: the token its release view expects, the key its seal view verifies httpat's
+# signature with (the tick's ${IMS_SIGNING_SECRET}), and how long a roll cools.
 IMS_TOKEN = "tests-only-token"
+IMS_SIGNING_SECRET = "whsec_dGVzdHMtb25seSBzaWduaW5nIGtleSwgbm90IGEgc2VjcmV0"
 IMS_COOL_DOWN = timedelta(hours=36)

@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 base_url=conf.base_url(),
                 default_headers=conf.default_headers(),
                 urlconf=str(settings.ROOT_URLCONF),
+                default_signing_secrets=conf.default_signing_secrets(),
             )
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from None
