@@ -9,9 +9,10 @@ use postgres::error::SqlState;
 use postgres::Client;
 
 /// The schema, one file per version, applied in order and never edited once released.
-const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../migrations/postgres/0001_initial.sql"
-)];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../../migrations/postgres/0002_operators.sql"),
+];
 
 /// The advisory lock's key: httpat's migrations of this database, whoever runs them.
 const LOCK_KEY: i64 = 0x6874_7470_6174; // "httpat"

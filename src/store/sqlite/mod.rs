@@ -35,6 +35,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0004_first_deployment.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0005_operators.sql"
+    )),
 ];
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
