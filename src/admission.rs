@@ -96,6 +96,7 @@ impl TaskSpec {
             agent: Some(self.agent.unwrap_or_else(context::user_name)),
             due_at,
             schedule: None,
+            notifies: None,
             creation: None,
         })
     }

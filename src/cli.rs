@@ -143,7 +143,7 @@ pub struct RegisterArgs {
 
     /// Make the registry match a TOML file of endpoints (`-` for stdin), in one transaction, all
     /// or nothing
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key", "signing_secrets", "no_signing", "max_in_flight", "rate"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "url", "method", "headers", "timeout", "max_attempts", "success", "description", "deprecate", "undeprecate", "ca_file", "client_cert", "client_key", "signing_secrets", "no_signing", "max_in_flight", "rate", "on_failure", "on_success"])]
     pub file: Option<PathBuf>,
 
     /// With --file: remove endpoints the file does not name (refused for one with unfinished
@@ -235,6 +235,17 @@ pub struct RegisterArgs {
     /// backlog drains at this pace, not once a minute
     #[arg(long, value_name = "N/s|N/m|N/h")]
     pub rate: Option<String>,
+
+    /// When a task of this endpoint fails for good or is cancelled by the executor, schedule
+    /// one task to endpoint OTHER, due at once, whose arguments say what happened (key
+    /// `on-failure:ID`); `none` stops it. OTHER must be registered
+    #[arg(long, value_name = "OTHER")]
+    pub on_failure: Option<String>,
+
+    /// When a task of this endpoint succeeds, schedule one task to endpoint OTHER, due at
+    /// once (key `on-success:ID`); `none` stops it
+    #[arg(long, value_name = "OTHER")]
+    pub on_success: Option<String>,
 }
 
 const REGISTER_EXAMPLES: &str = "\

@@ -35,11 +35,34 @@ pub struct Endpoint {
     /// At most so many in flight, at most so many started per second, minute or hour, across
     /// every tick on every host.
     pub limits: Limits,
+    /// Where its tasks' outcomes are reported: one task to this endpoint when a task ends
+    /// failed or cancelled by the executor, or succeeded.
+    pub notify: Notify,
     pub description: Option<String>,
     pub deprecated_at: Option<DateTime<Utc>>,
     pub deprecated_reason: Option<String>,
     /// Why the stored row cannot be used as it is (a column that does not parse), if it cannot.
     pub damage: Option<String>,
+}
+
+/// The endpoints, by name, that are sent one task for each of an endpoint's tasks that ends
+/// `failed` or is cancelled by the executor (`on_failure`), or `succeeded` (`on_success`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notify {
+    pub on_failure: Option<String>,
+    pub on_success: Option<String>,
+}
+
+impl Notify {
+    /// The endpoints it names, each with its option's name.
+    pub fn targets(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("--on-failure", self.on_failure.as_deref()),
+            ("--on-success", self.on_success.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(option, name)| Some((option, name?)))
+    }
 }
 
 impl Endpoint {

@@ -5,9 +5,10 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::endpoint::{self, Endpoint, SuccessStatuses};
+use crate::endpoint::{self, Endpoint, Notify, SuccessStatuses};
 use crate::error::{refused, usage};
 use crate::limits::{Limits, Rate};
+use crate::store::Tx;
 use crate::template::UrlTemplate;
 use crate::tls::{self, Role, TlsFiles};
 
@@ -60,6 +61,9 @@ pub struct Requested {
     /// Limits; `Some(None)` lifts one.
     pub max_in_flight: Option<Option<u32>>,
     pub rate: Option<Option<Rate>>,
+    /// Where outcomes are reported (endpoint names); `Some(None)` stops it.
+    pub on_failure: Option<Option<String>>,
+    pub on_success: Option<Option<String>>,
     /// TLS files, absolute and checked; `Some(None)` removes one.
     pub ca_file: Option<Option<String>>,
     pub client_cert: Option<Option<String>>,
@@ -93,6 +97,48 @@ pub fn check_tls_path(
         .as_deref()
         .map(|path| tls::check_path(role, path, base).map_err(|e| usage(format!("{e:#}"))))
         .transpose()
+}
+
+/// `--on-failure` / `--on-success` (or the file's keys): an endpoint's name, or `none`.
+pub fn check_notify_target(option: &str, given: Option<&str>) -> Result<Option<Option<String>>> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    if given == "none" {
+        return Ok(Some(None));
+    }
+    endpoint::check_name(given).map_err(|e| usage(format!("{option}: {e:#}")))?;
+    Ok(Some(Some(given.to_string())))
+}
+
+/// Every endpoint's notifications name a registered endpoint: checked at the end of the
+/// transaction that changes endpoints, so that a file may name one it also creates. `removed`:
+/// the endpoints this transaction removes, named in the message when one is still named.
+pub fn check_notify_targets(store: &Tx, removed: &[String]) -> Result<()> {
+    let endpoints = store.endpoints()?;
+    let registered = |name: &str| endpoints.iter().any(|e| e.name == name);
+    for endpoint in &endpoints {
+        for (option, target) in endpoint.notify.targets() {
+            if registered(target) {
+                continue;
+            }
+            let name = &endpoint.name;
+            let flag = option.trim_start_matches('-');
+            return Err(refused(if removed.iter().any(|r| r == target) {
+                format!(
+                    "endpoint \"{target}\" cannot be removed: endpoint \"{name}\" reports to it \
+                     ({option}); first run httpat register {name} {option} none, or name \
+                     another; nothing was changed"
+                )
+            } else {
+                format!(
+                    "endpoint \"{name}\": {flag} names endpoint \"{target}\", which is not \
+                     registered (see httpat endpoints); register it first; nothing was changed"
+                )
+            }));
+        }
+    }
+    Ok(())
 }
 
 pub fn check_url(url: &str) -> Result<String> {
@@ -130,6 +176,7 @@ pub fn apply(
             tls: TlsFiles::default(),
             signing_secrets: Vec::new(),
             limits: Limits::default(),
+            notify: Notify::default(),
             description: None,
             deprecated_at: None,
             deprecated_reason: None,
@@ -177,6 +224,26 @@ pub fn apply(
     if let Some(rate) = requested.rate.filter(|rate| *rate != next.limits.rate) {
         next.limits.rate = rate;
         fields.push("rate");
+    }
+    let notify = [
+        (
+            requested.on_failure,
+            &mut next.notify.on_failure,
+            "on_failure",
+        ),
+        (
+            requested.on_success,
+            &mut next.notify.on_success,
+            "on_success",
+        ),
+    ];
+    for (value, stored, label) in notify {
+        if let Some(value) = value {
+            if *stored != value {
+                *stored = value;
+                fields.push(label);
+            }
+        }
     }
     let tls_paths = [
         (requested.ca_file, &mut next.tls.ca_file, "ca_file"),

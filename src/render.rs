@@ -86,6 +86,9 @@ pub struct EndpointView {
     /// Limits across every tick and host; null: none.
     pub max_in_flight: Option<u32>,
     pub rate: Option<Rate>,
+    /// The endpoints its tasks' failures and successes are reported to; null: none.
+    pub on_failure: Option<String>,
+    pub on_success: Option<String>,
     pub description: Option<String>,
     pub deprecated: bool,
     pub deprecated_reason: Option<String>,
@@ -157,6 +160,8 @@ impl EndpointView {
             deprecated_reason: endpoint.deprecated_reason.clone(),
             max_in_flight: endpoint.limits.max_in_flight,
             rate: endpoint.limits.rate,
+            on_failure: endpoint.notify.on_failure.clone(),
+            on_success: endpoint.notify.on_success.clone(),
             tasks_waiting,
             tasks_waiting_on_limit: 0,
             waiting_on_limit: None,
@@ -195,6 +200,8 @@ pub struct TaskView {
     pub reason: Option<String>,
     /// The recurring schedule that made it, if any.
     pub schedule: Option<String>,
+    /// The task whose outcome it reports, when it is a notification.
+    pub notifies: Option<i64>,
     #[serde(skip)]
     pub when: DateTime<Utc>,
 }
@@ -226,6 +233,7 @@ impl TaskView {
             last_result: task.last_result.clone(),
             reason: task.reason.clone(),
             schedule: task.schedule.clone(),
+            notifies: task.notifies,
             when,
         }
     }

@@ -137,6 +137,8 @@ pub struct Task {
     pub last_result: Option<String>,
     /// The recurring schedule that made it, if any.
     pub schedule: Option<String>,
+    /// The task whose outcome it reports, when it is a notification (which never notifies).
+    pub notifies: Option<i64>,
 }
 
 impl Task {

@@ -744,7 +744,8 @@ impl Tick {
             State::Cancelled => Some(format!("executor error: {summary}")),
             _ => None,
         };
-        let recorded = store.record_result(&self.id, result, &decision, now, reason.as_deref())?;
+        let recorded =
+            store.record_result(task, &self.id, result, &decision, now, reason.as_deref())?;
         Ok(Notice {
             task_id: task.id,
             endpoint: task.endpoint.clone(),

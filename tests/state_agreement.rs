@@ -127,6 +127,7 @@ impl Fixture {
             .store
             .in_transaction(|tx| {
                 tx.record_result(
+                    &task,
                     "host:1:t",
                     &result(id, task.attempts, verdict, status),
                     &decision,

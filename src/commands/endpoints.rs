@@ -36,6 +36,7 @@ pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
         "attempts",
         "limits",
         "signed with",
+        "notifies",
         "deprecated",
         "waiting",
     ]);
@@ -62,10 +63,21 @@ pub fn run(_args: EndpointsArgs, context: &Context) -> Result<()> {
             Cell::new(view.max_attempts),
             Cell::new(limits.describe()),
             Cell::new(view.signing_secrets.join(" ")),
+            Cell::new(notifies(view)),
             Cell::new(deprecated),
             Cell::new(waiting),
         ]);
     }
     render::print_table(&table);
     Ok(())
+}
+
+/// Where its outcomes are reported: `failure → chat, success → audit`.
+fn notifies(view: &EndpointView) -> String {
+    let named = [("failure", &view.on_failure), ("success", &view.on_success)];
+    named
+        .iter()
+        .filter_map(|(what, target)| Some(format!("{what} → {}", target.as_deref()?)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

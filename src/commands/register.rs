@@ -8,7 +8,8 @@ use crate::cli::RegisterArgs;
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
 use crate::endpoint_change::{
-    apply, check_signing, check_tls_path, check_url, ChangeKind, Requested,
+    apply, check_notify_target, check_notify_targets, check_signing, check_tls_path, check_url,
+    ChangeKind, Requested,
 };
 use crate::error::usage;
 use crate::limits;
@@ -27,6 +28,7 @@ pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
         let (next, change) = apply(&name, current, requested, now)?;
         if change.change != ChangeKind::Unchanged {
             store.save_endpoint(&next, now)?;
+            check_notify_targets(store, &[])?;
         }
         Ok(change)
     })?;
@@ -96,6 +98,8 @@ fn check(args: &RegisterArgs) -> Result<Requested> {
             .map(limits::parse_max_in_flight)
             .transpose()?,
         rate: args.rate.as_deref().map(limits::parse_rate).transpose()?,
+        on_failure: check_notify_target("--on-failure", args.on_failure.as_deref())?,
+        on_success: check_notify_target("--on-success", args.on_success.as_deref())?,
         ca_file: check_tls_path(Role::CaFile, &args.ca_file, None)?,
         client_cert: check_tls_path(Role::ClientCert, &args.client_cert, None)?,
         client_key: check_tls_path(Role::ClientKey, &args.client_key, None)?,

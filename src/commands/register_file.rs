@@ -10,7 +10,8 @@ use serde::Deserialize;
 use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
 use crate::endpoint_change::{
-    apply, check_signing, check_tls_path, check_url, Change, ChangeKind, Requested,
+    apply, check_notify_target, check_notify_targets, check_signing, check_tls_path, check_url,
+    Change, ChangeKind, Requested,
 };
 use crate::error::{refused, usage};
 use crate::limits;
@@ -51,6 +52,9 @@ struct EndpointEntry {
     ca_file: Option<String>,
     client_cert: Option<String>,
     client_key: Option<String>,
+    /// Where outcomes are reported: endpoints' names (absent: none).
+    on_failure: Option<String>,
+    on_success: Option<String>,
 }
 
 pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
@@ -73,6 +77,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
     let changes = store.in_transaction(|store| {
         let mut changes = Vec::new();
         let mut named = Vec::new();
+        let mut removed = Vec::new();
         for (name, requested) in wanted {
             let current = store.endpoint(&name)?;
             let (next, change) = apply(&name, current, requested, now)?;
@@ -96,6 +101,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
                     )));
                 }
                 store.delete_endpoint(&endpoint.name)?;
+                removed.push(endpoint.name.clone());
                 changes.push(Change {
                     name: endpoint.name,
                     change: ChangeKind::Removed,
@@ -103,6 +109,7 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
                 });
             }
         }
+        check_notify_targets(store, &removed)?;
         Ok(changes)
     })?;
     if context.json {
@@ -192,5 +199,7 @@ fn check_entry(name: &str, entry: EndpointEntry, base: Option<&Path>) -> Result<
         ca_file: Some(check_tls_path(Role::CaFile, &entry.ca_file, base)?.flatten()),
         client_cert: Some(check_tls_path(Role::ClientCert, &entry.client_cert, base)?.flatten()),
         client_key: Some(check_tls_path(Role::ClientKey, &entry.client_key, base)?.flatten()),
+        on_failure: Some(check_notify_target("on_failure", entry.on_failure.as_deref())?.flatten()),
+        on_success: Some(check_notify_target("on_success", entry.on_success.as_deref())?.flatten()),
     })
 }

@@ -228,6 +228,9 @@ fn print(detail: &TaskDetail, now: DateTime<Utc>, utc: bool) {
     if let Some(key) = &task.key {
         field("key", key);
     }
+    if let Some(reported) = task.notifies {
+        field("notifies", &format!("the outcome of task {reported}"));
+    }
     field("priority", &task.priority.to_string());
     field("agent", task.agent.as_deref().unwrap_or("-"));
     field(

@@ -14,11 +14,12 @@ mod sqlite;
 
 use std::ops::Deref;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
 use crate::attempt::AttemptResult;
 use crate::endpoint::Endpoint;
+use crate::notification;
 use crate::origin::Origin;
 use crate::task::{Decision, Outcome, State, Task};
 use backend::Backend;
@@ -492,21 +493,18 @@ impl Tx<'_> {
 
     /// Records one attempt's result and moves the task as `decision` says, if `tick_id` still
     /// holds the task for that attempt (fencing: a tick that lost its lease changes nothing).
-    /// Returns whether the result was recorded.
+    /// Returns whether the result was recorded. A task that ends makes its notification here,
+    /// in the same transaction, if its endpoint names one.
     pub fn record_result(
         &self,
+        task: &Task,
         tick_id: &str,
         result: &AttemptResult,
         decision: &Decision,
         finished_at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<bool> {
-        let outcome = match decision.state {
-            State::Succeeded => Some(Outcome::Succeeded),
-            State::Failed => Some(Outcome::Failed),
-            State::Cancelled => Some(Outcome::Cancelled),
-            State::Scheduled | State::Due | State::Running | State::Retrying => None,
-        };
+        let outcome = outcome_of(decision.state);
         let recorded = self.backend().record_result(&records::Recorded {
             tick_id,
             result,
@@ -527,7 +525,35 @@ impl Tx<'_> {
             tick_id,
             Some(&detail),
         )?;
+        let ending = notification::Ending {
+            state: decision.state,
+            reason,
+            status: result.status,
+            attempts: result.number.saturating_sub(task.attempts_base),
+        };
+        self.notify(task, &ending, tick_id, finished_at)?;
         Ok(true)
+    }
+
+    /// Schedules the notification of a task's ending, if its endpoint names one for it.
+    fn notify(
+        &self,
+        task: &Task,
+        ending: &notification::Ending,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if task.notifies.is_some() || outcome_of(ending.state).is_none() {
+            return Ok(());
+        }
+        let Some(endpoint) = self.endpoint(&task.endpoint)? else {
+            return Ok(());
+        };
+        if let Some(new) = notification::for_ending(task, &endpoint, ending, now, actor) {
+            self.insert_task(&new, actor, now)
+                .with_context(|| format!("cannot schedule the notification of task {}", task.id))?;
+        }
+        Ok(())
     }
 
     /// Frees a task whose tick died or whose lease expired: its in-flight attempt is recorded
@@ -554,6 +580,15 @@ impl Tx<'_> {
         }
         let detail = format!("attempt {} interrupted: {why}", task.attempts);
         self.record_transition(task.id, now, Some(State::Running), to, actor, Some(&detail))?;
+        if to == State::Failed {
+            let ending = notification::Ending {
+                state: State::Failed,
+                reason: Some(why),
+                status: None,
+                attempts: task.attempts_used(),
+            };
+            self.notify(task, &ending, actor, now)?;
+        }
         Ok(true)
     }
 
@@ -601,6 +636,7 @@ impl Tx<'_> {
             agent: Some(format!("recur:{}", schedule.name)),
             due_at: firing.fire_at,
             schedule: Some(schedule.name.clone()),
+            notifies: None,
             creation: Some(detail),
         };
         let Some(id) = self.insert_task(&task, actor, now)? else {
@@ -608,6 +644,16 @@ impl Tx<'_> {
         };
         self.backend().set_last_task(&schedule.name, id)?;
         Ok(Some(id))
+    }
+}
+
+/// The stored outcome of a terminal state; None for the others.
+fn outcome_of(state: State) -> Option<Outcome> {
+    match state {
+        State::Succeeded => Some(Outcome::Succeeded),
+        State::Failed => Some(Outcome::Failed),
+        State::Cancelled => Some(Outcome::Cancelled),
+        State::Scheduled | State::Due | State::Running | State::Retrying => None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct NewTask {
     pub due_at: DateTime<Utc>,
     /// The recurring schedule that made it, if any.
     pub schedule: Option<String>,
+    /// The task whose outcome it reports, when it is a notification.
+    pub notifies: Option<i64>,
     /// The detail of its first transition [default: "created"].
     pub creation: Option<String>,
 }

@@ -30,6 +30,8 @@ pub struct EndpointRow {
     pub max_in_flight: Option<i64>,
     /// `N/s`, `N/m` or `N/h`.
     pub rate: Option<String>,
+    pub on_failure: Option<String>,
+    pub on_success: Option<String>,
 }
 
 impl EndpointRow {
@@ -85,6 +87,10 @@ impl EndpointRow {
             limits: Limits {
                 max_in_flight,
                 rate,
+            },
+            notify: crate::endpoint::Notify {
+                on_failure: self.on_failure,
+                on_success: self.on_success,
             },
         }
     }

@@ -13,7 +13,10 @@ use crate::tls::TlsFiles;
 pub(super) const ENDPOINT_COLUMNS: &str =
     "name, method, url, headers::text, timeout_ms, max_attempts, \
      success, description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, \
-     signing_secrets::text, max_in_flight, rate";
+     signing_secrets::text, max_in_flight, rate, on_failure, on_success";
+
+/// How many columns `ENDPOINT_COLUMNS` names: a query's own columns follow them.
+pub(super) const ENDPOINT_COLUMN_COUNT: usize = 18;
 
 pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
     Ok(EndpointRow {
@@ -35,6 +38,8 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
         signing_secrets: row.try_get(13)?,
         max_in_flight: row.try_get::<_, Option<i32>>(14)?.map(i64::from),
         rate: row.try_get(15)?,
+        on_failure: row.try_get(16)?,
+        on_success: row.try_get(17)?,
     }
     .into_endpoint())
 }
@@ -64,7 +69,12 @@ impl Endpoints for Postgres {
         );
         self.query(&sql, &[])?
             .iter()
-            .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(16)?))))
+            .map(|row| {
+                Ok((
+                    endpoint_from_row(row)?,
+                    count(row.try_get(ENDPOINT_COLUMN_COUNT)?),
+                ))
+            })
             .collect()
     }
 
@@ -90,14 +100,16 @@ impl Endpoints for Postgres {
         self.execute(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                  success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
-                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate) \
+                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate, \
+                 on_failure, on_success) \
              VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $14, $15::text::jsonb, $16, $17) \
+                 $14, $15::text::jsonb, $16, $17, $18, $19) \
              ON CONFLICT (name) DO UPDATE SET method = $2, url = $3, headers = $4::text::jsonb, \
                  timeout_ms = $5, max_attempts = $6, success = $7, description = $8, \
                  deprecated_at = $9, deprecated_reason = $10, ca_file = $11, \
                  client_cert = $12, client_key = $13, updated_at = $14, \
-                 signing_secrets = $15::text::jsonb, max_in_flight = $16, rate = $17",
+                 signing_secrets = $15::text::jsonb, max_in_flight = $16, rate = $17, \
+                 on_failure = $18, on_success = $19",
             &[
                 &endpoint.name,
                 &endpoint.method,
@@ -116,6 +128,8 @@ impl Endpoints for Postgres {
                 &serde_json::to_string(&endpoint.signing_secrets)?,
                 &endpoint.limits.max_in_flight.map(|n| n as i32),
                 &endpoint.limits.rate.map(|rate| rate.to_string()),
+                &endpoint.notify.on_failure,
+                &endpoint.notify.on_success,
             ],
         )
         .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;

@@ -17,7 +17,7 @@ use crate::task::{Outcome, State, Task};
 
 pub(super) const TASK_COLUMNS: &str = "id, endpoint, args::text, key, priority, max_attempts, \
      agent, created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, lease_until, \
-     outcome, finished_at, reason, last_result, schedule";
+     outcome, finished_at, reason, last_result, schedule, notifies";
 
 pub(super) fn task_from_row(row: &Row) -> Result<Task> {
     let id: i64 = row.try_get(0)?;
@@ -44,6 +44,7 @@ pub(super) fn task_from_row(row: &Row) -> Result<Task> {
         reason: row.try_get(16)?,
         last_result: row.try_get(17)?,
         schedule: row.try_get(18)?,
+        notifies: row.try_get(19)?,
     })
 }
 
@@ -100,8 +101,8 @@ impl Tasks for Postgres {
         let row = self
             .query_opt(
                 "INSERT INTO tasks (endpoint, args, key, priority, max_attempts, agent, \
-                     created_at, due_at, next_attempt_at, schedule) \
-                 VALUES ($1, $2::text::jsonb, $3, $4, $5, $6, $7, $8, $8, $9) \
+                     created_at, due_at, next_attempt_at, schedule, notifies) \
+                 VALUES ($1, $2::text::jsonb, $3, $4, $5, $6, $7, $8, $8, $9, $10) \
                  ON CONFLICT (key) DO NOTHING RETURNING id",
                 &[
                     &task.endpoint,
@@ -113,6 +114,7 @@ impl Tasks for Postgres {
                     &at(now),
                     &due,
                     &task.schedule,
+                    &task.notifies,
                 ],
             )
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;

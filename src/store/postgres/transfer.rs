@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
+use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS, ENDPOINT_COLUMN_COUNT};
 use super::schedules::{schedule_from_row, SCHEDULE_COLUMNS};
 use super::tasks::{attempt_from_row, tasks_from_rows, ATTEMPT_COLUMNS, TASK_COLUMNS};
 use super::ticks::{tick_from_row, TICK_COLUMNS};
@@ -30,8 +30,8 @@ impl Transfers for Postgres {
         for row in self.query(&sql, &[])? {
             snapshot.endpoints.push(Dated {
                 row: endpoint_from_row(&row)?,
-                created_at: row.try_get(16)?,
-                updated_at: row.try_get(17)?,
+                created_at: row.try_get(ENDPOINT_COLUMN_COUNT)?,
+                updated_at: row.try_get(ENDPOINT_COLUMN_COUNT + 1)?,
             });
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
@@ -87,9 +87,9 @@ impl Transfers for Postgres {
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                      success, description, deprecated_at, deprecated_reason, ca_file, \
                      client_cert, client_key, created_at, updated_at, signing_secrets, \
-                     max_in_flight, rate) \
+                     max_in_flight, rate, on_failure, on_success) \
                  VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16::text::jsonb, $17, $18)",
+                     $14, $15, $16::text::jsonb, $17, $18, $19, $20)",
                 &[
                     &endpoint.name,
                     &endpoint.method,
@@ -109,6 +109,8 @@ impl Transfers for Postgres {
                     &serde_json::to_string(&endpoint.signing_secrets)?,
                     &endpoint.limits.max_in_flight.map(|n| n as i32),
                     &endpoint.limits.rate.map(|rate| rate.to_string()),
+                    &endpoint.notify.on_failure,
+                    &endpoint.notify.on_success,
                 ],
             )
             .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;
@@ -117,9 +119,10 @@ impl Transfers for Postgres {
             self.execute(
                 "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
                      created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, \
-                     lease_until, outcome, finished_at, reason, last_result, schedule) \
+                     lease_until, outcome, finished_at, reason, last_result, schedule, \
+                     notifies) \
                  VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $14, $15, $16, $17, $18, $19)",
+                     $14, $15, $16, $17, $18, $19, $20)",
                 &[
                     &task.id,
                     &task.endpoint,
@@ -140,6 +143,7 @@ impl Transfers for Postgres {
                     &task.reason,
                     &task.last_result,
                     &task.schedule,
+                    &task.notifies,
                 ],
             )
             .with_context(|| format!("cannot copy task {}", task.id))?;

@@ -13,7 +13,10 @@ use crate::tls::TlsFiles;
 pub(super) const ENDPOINT_COLUMNS: &str =
     "name, method, url, headers, timeout_ms, max_attempts, success, \
      description, deprecated_at, deprecated_reason, ca_file, client_cert, client_key, signing_secrets, \
-     max_in_flight, rate";
+     max_in_flight, rate, on_failure, on_success";
+
+/// How many columns `ENDPOINT_COLUMNS` names: a query's own columns follow them.
+pub(super) const ENDPOINT_COLUMN_COUNT: usize = 18;
 
 pub(super) fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
     Ok(EndpointRow {
@@ -35,6 +38,8 @@ pub(super) fn endpoint_from_row(row: &Row) -> rusqlite::Result<Endpoint> {
         signing_secrets: row.get(13)?,
         max_in_flight: row.get(14)?,
         rate: row.get(15)?,
+        on_failure: row.get(16)?,
+        on_success: row.get(17)?,
     }
     .into_endpoint())
 }
@@ -67,7 +72,10 @@ impl Endpoints for Sqlite {
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], |row| {
-            Ok((endpoint_from_row(row)?, row.get::<_, i64>(16)? as u64))
+            Ok((
+                endpoint_from_row(row)?,
+                row.get::<_, i64>(ENDPOINT_COLUMN_COUNT)? as u64,
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -106,14 +114,15 @@ impl Endpoints for Sqlite {
             .prepare_cached(
                 "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                      success, description, deprecated_at, deprecated_reason, created_at, updated_at, \
-                     ca_file, client_cert, client_key, signing_secrets, max_in_flight, rate) \
+                     ca_file, client_cert, client_key, signing_secrets, max_in_flight, rate, \
+                     on_failure, on_success) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17) \
+                     ?16, ?17, ?18, ?19) \
                  ON CONFLICT (name) DO UPDATE SET method = ?2, url = ?3, headers = ?4, \
                      timeout_ms = ?5, max_attempts = ?6, success = ?7, description = ?8, \
                      deprecated_at = ?9, deprecated_reason = ?10, updated_at = ?11, \
                      ca_file = ?12, client_cert = ?13, client_key = ?14, signing_secrets = ?15, \
-                     max_in_flight = ?16, rate = ?17",
+                     max_in_flight = ?16, rate = ?17, on_failure = ?18, on_success = ?19",
             )?
             .execute(params![
                 endpoint.name,
@@ -133,6 +142,8 @@ impl Endpoints for Sqlite {
                 serde_json::to_string(&endpoint.signing_secrets)?,
                 endpoint.limits.max_in_flight,
                 endpoint.limits.rate.map(|rate| rate.to_string()),
+                endpoint.notify.on_failure,
+                endpoint.notify.on_success,
             ])
             .with_context(|| format!("cannot save endpoint \"{}\"", endpoint.name))?;
         Ok(())

@@ -17,7 +17,7 @@ use crate::task::{Outcome, State, Task};
 
 pub(super) const TASK_COLUMNS: &str = "id, endpoint, args, key, priority, max_attempts, agent, \
      created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, lease_until, outcome, \
-     finished_at, reason, last_result, schedule";
+     finished_at, reason, last_result, schedule, notifies";
 
 pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
     let id: i64 = row.get(0)?;
@@ -44,6 +44,7 @@ pub(super) fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
         reason: row.get(16)?,
         last_result: row.get(17)?,
         schedule: row.get(18)?,
+        notifies: row.get(19)?,
     })
 }
 
@@ -96,10 +97,10 @@ impl Tasks for Sqlite {
             .conn
             .prepare_cached(
                 "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
-                     created_at, due_at, next_attempt_at, schedule) \
+                     created_at, due_at, next_attempt_at, schedule, notifies) \
                  VALUES ((SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
                           FROM id_marks WHERE name = 'tasks'), \
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) \
+                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) \
                  ON CONFLICT (key) DO NOTHING",
             )?
             .execute(params![
@@ -111,7 +112,8 @@ impl Tasks for Sqlite {
                 task.agent,
                 millis(now),
                 due,
-                task.schedule
+                task.schedule,
+                task.notifies
             ])
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
         Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))

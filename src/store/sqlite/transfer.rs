@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use rusqlite::params;
 
-use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
+use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS, ENDPOINT_COLUMN_COUNT};
 use super::schedules::{schedule_from_row, SCHEDULE_COLUMNS};
 use super::tasks::{attempt_from_row, task_from_row, ATTEMPT_COLUMNS, TASK_COLUMNS};
 use super::ticks::{tick_from_row, TICK_COLUMNS};
@@ -31,8 +31,8 @@ impl Transfers for Sqlite {
         while let Some(row) = rows.next()? {
             snapshot.endpoints.push(Dated {
                 row: endpoint_from_row(row)?,
-                created_at: from_millis(row.get(16)?),
-                updated_at: from_millis(row.get(17)?),
+                created_at: from_millis(row.get(ENDPOINT_COLUMN_COUNT)?),
+                updated_at: from_millis(row.get(ENDPOINT_COLUMN_COUNT + 1)?),
             });
         }
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY id");
@@ -88,9 +88,10 @@ impl Transfers for Sqlite {
         let mut insert = self.conn.prepare(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
                  success, description, deprecated_at, deprecated_reason, ca_file, client_cert, \
-                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate) \
+                 client_key, created_at, updated_at, signing_secrets, max_in_flight, rate, \
+                 on_failure, on_success) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18)",
+                 ?18, ?19, ?20)",
         )?;
         for Dated {
             row: endpoint,
@@ -118,15 +119,17 @@ impl Transfers for Sqlite {
                     serde_json::to_string(&endpoint.signing_secrets)?,
                     endpoint.limits.max_in_flight,
                     endpoint.limits.rate.map(|rate| rate.to_string()),
+                    endpoint.notify.on_failure,
+                    endpoint.notify.on_success,
                 ])
                 .with_context(|| format!("cannot copy endpoint \"{}\"", endpoint.name))?;
         }
         let mut insert = self.conn.prepare(
             "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
                  created_at, due_at, next_attempt_at, attempts, attempts_base, tick_id, \
-                 lease_until, outcome, finished_at, reason, last_result, schedule) \
+                 lease_until, outcome, finished_at, reason, last_result, schedule, notifies) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-                 ?17, ?18, ?19)",
+                 ?17, ?18, ?19, ?20)",
         )?;
         for task in &snapshot.tasks {
             insert
@@ -150,6 +153,7 @@ impl Transfers for Sqlite {
                     task.reason,
                     task.last_result,
                     task.schedule,
+                    task.notifies,
                 ])
                 .with_context(|| format!("cannot copy task {}", task.id))?;
         }
