@@ -58,6 +58,7 @@ impl Fixture {
                         tls: Default::default(),
                         signing_secrets: vec![],
                         limits: Default::default(),
+                        notify: Default::default(),
                         description: None,
                         deprecated_at: None,
                         deprecated_reason: None,
@@ -80,6 +81,7 @@ impl Fixture {
             agent: None,
             due_at: at(due_in),
             schedule: None,
+            notifies: None,
             creation: None,
         };
         self.insert(&task)
@@ -168,6 +170,7 @@ fn sql_filters_agree_with_state_of_for_every_state() {
             agent: None,
             due_at: at(0) + chrono::Duration::milliseconds(1),
             schedule: None,
+            notifies: None,
             creation: None,
         };
         f.insert(&task)
