@@ -107,6 +107,14 @@ pub enum Command {
     /// Warns when tasks are due and no tick has ended in the last 3 minutes (cron not running, a tick
     /// stuck).
     Status(StatusArgs),
+    /// Print the Prometheus text exposition format: tasks per state, how late the oldest due task
+    /// is, tasks waiting on a limit, the last tick's end and duration, attempts per endpoint and
+    /// outcome.
+    ///
+    /// Every figure comes from counts the database keeps, so it costs the same at a million
+    /// tasks as at ten. `httpat_attempts_total` is kept in the database: it never decreases, not
+    /// even after `prune`. `tick --metrics-file` writes the same at the end of every tick.
+    Metrics(MetricsArgs),
     /// Create or update a recurring schedule: each firing of a cron expression makes one ordinary
     /// task. Or pause, resume or delete one.
     ///
@@ -445,6 +453,11 @@ pub struct TickArgs {
     /// Print what would be sent (secrets masked) and change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// At the end of the tick, write `httpat metrics` to this file atomically (a temporary
+    /// file in the same folder, then a rename), for node_exporter's textfile collector
+    #[arg(long, value_name = "PATH", conflicts_with = "dry_run")]
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -488,6 +501,12 @@ pub struct StatusArgs {
     #[arg(long)]
     pub check: bool,
 }
+
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  httpat metrics\n  httpat metrics | promtool check metrics\n  httpat tick --metrics-file /var/lib/node_exporter/textfile/httpat.prom   (crontab)"
+)]
+pub struct MetricsArgs {}
 
 #[derive(Debug, Args)]
 #[command(

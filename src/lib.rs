@@ -32,6 +32,7 @@ pub mod executor;
 pub mod limits;
 pub mod logfile;
 pub mod manpages;
+pub mod metrics;
 pub mod notification;
 pub mod origin;
 pub mod proxy;

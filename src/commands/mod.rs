@@ -5,6 +5,7 @@ mod cancel;
 mod completions;
 mod endpoints;
 mod list;
+mod metrics;
 mod prune;
 mod recur;
 mod recurring;
@@ -39,6 +40,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::Cancel(args) => cancel::run(args, context),
         Command::Retry(args) => retry::run(args, context),
         Command::Status(args) => status::run(args, context),
+        Command::Metrics(args) => metrics::run(args, context),
         Command::Recur(args) => recur::run(args, context),
         Command::Recurring(args) => recurring::run(args, context),
         Command::Prune(args) => prune::run(args, context),

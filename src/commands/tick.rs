@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::cli::TickArgs;
 use crate::context::Context;
 use crate::error::{reported, usage};
+use crate::metrics::{self, Metrics};
 use crate::render;
 use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::Store;
@@ -40,6 +41,9 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
         );
     }
     let report = tick::run(store, options, (start, read_at), context.log_path())?;
+    if let Some(path) = &args.metrics_file {
+        write_metrics(path, context)?;
+    }
     if context.verbose > 0 {
         crate::errln!("{}", summary(&report, started));
     }
@@ -57,6 +61,14 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `--metrics-file`: the metrics as they stand after the tick, read anew.
+fn write_metrics(path: &std::path::Path, context: &Context) -> Result<()> {
+    let store = context.read_store()?;
+    let now = context.now_for(&store)?;
+    let metrics = Metrics::gather(&store, now)?;
+    metrics::write_atomically(path, &metrics.exposition())
 }
 
 fn summary(report: &TickReport, started: Instant) -> String {

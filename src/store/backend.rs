@@ -12,7 +12,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::records::{
-    AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts, Recorded,
+    AttemptCount, AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts, Recorded,
     Recovery, Schedule, Snapshot, TaskFilter, TickCounts, TickRecord, Transition,
 };
 use crate::endpoint::Endpoint;
@@ -149,6 +149,23 @@ pub trait Schedules {
     fn set_last_task(&self, name: &str, task_id: i64) -> Result<()>;
 }
 
+/// Counts the schema's triggers keep as tasks change and attempts finish, so that `metrics`
+/// and `status` read them without scanning every task.
+pub trait Counters {
+    /// Tasks per phase: `waiting` (scheduled or due), `retrying`, `running`, `succeeded`,
+    /// `failed`, `cancelled`.
+    fn phase_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// Of the waiting tasks, those whose time has come (`due`): a walk of the due ones alone.
+    fn due_count(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Attempts ever finished, per endpoint and outcome (never decreasing, prunes included).
+    fn attempt_counts(&self) -> Result<Vec<AttemptCount>>;
+    /// Sets the attempt counters to `counts` (a transfer's target, whose own copy of the
+    /// attempts counted them again).
+    fn set_attempt_counts(&self, counts: &[AttemptCount]) -> Result<()>;
+    /// When the tick that ended last started and ended.
+    fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;
+}
+
 /// Every tick records itself.
 pub trait Ticks {
     /// The latest ticks, newest first.
@@ -201,11 +218,19 @@ pub trait Connection {
 
 /// A whole backend.
 pub trait Backend:
-    Endpoints + Tasks + Claims + LimitCounts + Schedules + Ticks + Transfers + Connection
+    Endpoints + Tasks + Claims + LimitCounts + Counters + Schedules + Ticks + Transfers + Connection
 {
 }
 
 impl<T> Backend for T where
-    T: Endpoints + Tasks + Claims + LimitCounts + Schedules + Ticks + Transfers + Connection
+    T: Endpoints
+        + Tasks
+        + Claims
+        + LimitCounts
+        + Counters
+        + Schedules
+        + Ticks
+        + Transfers
+        + Connection
 {
 }

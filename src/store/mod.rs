@@ -27,7 +27,7 @@ use records::LimitedEndpoint;
 
 pub use location::{redact, Location};
 pub use records::{
-    AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask, PruneCounts,
+    AttemptCount, AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask, PruneCounts,
     Schedule, StartWindow, TaskFilter, TickCounts, TickRecord, Transition, COUNT_CAP,
 };
 
@@ -139,9 +139,45 @@ impl Store {
         self.backend.failed_tasks_of(endpoint, after)
     }
 
-    /// How many tasks are in each state at `now`, in `State::ALL` order.
+    /// How many tasks are in each state at `now`, in `State::ALL` order: from the counts the
+    /// schema keeps as tasks change, and a walk of the due tasks alone, so that the cost does not
+    /// grow with the tasks that wait or have finished.
     pub fn state_counts(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
+        let phases = self.backend.phase_counts()?;
+        let phase = |name: &str| {
+            phases
+                .iter()
+                .filter(|(p, _)| p == name)
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        };
+        let due = self.backend.due_count(now)?;
+        Ok(State::ALL
+            .iter()
+            .map(|state| {
+                let n = match state {
+                    State::Scheduled => phase("waiting").saturating_sub(due),
+                    State::Due => due,
+                    other => phase(other.as_str()),
+                };
+                (*state, n)
+            })
+            .collect())
+    }
+
+    /// The same counts by a scan of every task: what the kept counts are held to in tests.
+    pub fn state_counts_by_scan(&self, now: DateTime<Utc>) -> Result<Vec<(State, u64)>> {
         self.backend.state_counts(now)
+    }
+
+    /// Attempts ever finished, per endpoint and outcome: a counter `prune` never lowers.
+    pub fn attempt_counts(&self) -> Result<Vec<AttemptCount>> {
+        self.backend.attempt_counts()
+    }
+
+    /// When the tick that ended last started and ended.
+    pub fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        self.backend.last_ended_tick()
     }
 
     /// The task that has waited longest for a tick: `due`, or `retrying` whose next attempt

@@ -275,8 +275,19 @@ pub struct Snapshot {
     pub transitions: Vec<Transition>,
     pub schedules: Vec<Dated<Schedule>>,
     pub ticks: Vec<TickRow>,
+    /// The attempt counters, which outlive the attempts `prune` deletes.
+    pub attempt_counts: Vec<AttemptCount>,
     /// The highest task id ever given (pruned ones included): the target never gives one again.
     pub highest_task_id: i64,
+}
+
+/// Attempts finished for one endpoint with one outcome (`success`, `retryable`, `permanent`,
+/// `interrupted`, `executor_error`), ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptCount {
+    pub endpoint: String,
+    pub outcome: String,
+    pub count: u64,
 }
 
 /// What `transfer` copied.

@@ -5,6 +5,7 @@
 //! connection per command; the password is never shown.
 
 mod claims;
+mod counters;
 mod connect;
 mod endpoints;
 mod limits;

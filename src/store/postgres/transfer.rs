@@ -9,6 +9,7 @@ use super::tasks::{attempt_from_row, tasks_from_rows, ATTEMPT_COLUMNS, TASK_COLU
 use super::ticks::{tick_from_row, TICK_COLUMNS};
 use super::{at, Postgres};
 use crate::attempt::AttemptOutcome;
+use crate::store::backend::Counters as _;
 use crate::store::backend::{Tasks, Transfers};
 use crate::store::records::{Dated, Snapshot, TickRow};
 
@@ -65,6 +66,7 @@ impl Transfers for Postgres {
             });
         }
         // The identity sequence remembers the highest id ever given, pruned ones included.
+        snapshot.attempt_counts = self.attempt_counts()?;
         snapshot.highest_task_id = self
             .query_one(
                 "SELECT greatest(coalesce((SELECT max(id) FROM tasks), 0), \
@@ -229,6 +231,8 @@ impl Transfers for Postgres {
                 ],
             )?;
         }
+        // Copying the attempts counted them again; the counters are the source's.
+        self.set_attempt_counts(&snapshot.attempt_counts)?;
         if snapshot.highest_task_id > 0 {
             self.query_one(
                 "SELECT setval('httpat.tasks_id_seq', $1)",

@@ -3,6 +3,7 @@
 //! record of an idle tick, the words for its errors) stays here.
 
 mod claims;
+mod counters;
 mod endpoints;
 mod limits;
 mod schedules;

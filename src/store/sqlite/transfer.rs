@@ -9,6 +9,7 @@ use super::tasks::{attempt_from_row, task_from_row, ATTEMPT_COLUMNS, TASK_COLUMN
 use super::ticks::{tick_from_row, TICK_COLUMNS};
 use super::{from_millis, millis, Sqlite};
 use crate::attempt::AttemptOutcome;
+use crate::store::backend::Counters as _;
 use crate::store::backend::{Tasks, Transfers};
 use crate::store::records::{Dated, Snapshot, TickRow};
 
@@ -75,6 +76,7 @@ impl Transfers for Sqlite {
                 pid_ns: row.get(13)?,
             });
         }
+        snapshot.attempt_counts = self.attempt_counts()?;
         snapshot.highest_task_id = self.conn.query_row(
             "SELECT max(coalesce((SELECT max(id) FROM tasks), 0), \
                  coalesce((SELECT high FROM id_marks WHERE name = 'tasks'), 0))",
@@ -235,6 +237,8 @@ impl Transfers for Sqlite {
                 tick.pid_ns,
             ])?;
         }
+        // Copying the attempts counted them again; the counters are the source's.
+        self.set_attempt_counts(&snapshot.attempt_counts)?;
         self.conn.execute(
             "UPDATE id_marks SET high = max(high, ?1) WHERE name = 'tasks'",
             [snapshot.highest_task_id],
