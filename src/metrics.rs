@@ -155,7 +155,8 @@ struct Exposition {
 
 impl Exposition {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        self.text.push_str(&format!("# HELP {name} {}\n", escape_help(help)));
+        self.text
+            .push_str(&format!("# HELP {name} {}\n", escape_help(help)));
         self.text.push_str(&format!("# TYPE {name} {kind}\n"));
     }
 
@@ -221,7 +222,11 @@ mod tests {
     fn samples_carry_their_labels_and_plain_numbers() {
         let mut out = Exposition::default();
         out.family("httpat_x_total", "counter", "X.");
-        out.sample("httpat_x_total", &[("endpoint", "a"), ("outcome", "success")], 3.0);
+        out.sample(
+            "httpat_x_total",
+            &[("endpoint", "a"), ("outcome", "success")],
+            3.0,
+        );
         out.sample("httpat_y", &[], 0.25);
         assert_eq!(
             out.text,

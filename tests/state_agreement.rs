@@ -200,6 +200,28 @@ fn sql_filters_agree_with_state_of_for_every_state() {
             "SQL filters for task {id}"
         );
     }
+    // The counts the schema keeps as tasks change agree with a count over every task, at the
+    // edge of "due" included; and once the clock has moved on.
+    for when in [now, at(-1), at(1), at(3 * 3600)] {
+        assert_eq!(
+            f.store.state_counts(when).unwrap(),
+            f.store.state_counts_by_scan(when).unwrap(),
+            "kept counts against a scan at {when}"
+        );
+    }
+    // A retry and a prune move the counts too.
+    let failed_task = f.store.task(failed).unwrap().unwrap();
+    f.store
+        .in_transaction(|tx| tx.retry(&failed_task, State::Failed, at(5), "user:tester", at(5)))
+        .unwrap();
+    f.store
+        .in_transaction(|tx| tx.prune(at(3 * 3600), false))
+        .unwrap();
+    assert_eq!(
+        f.store.state_counts(at(10)).unwrap(),
+        f.store.state_counts_by_scan(at(10)).unwrap(),
+        "kept counts against a scan after a retry and a prune"
+    );
     // A retrying task whose next attempt time has passed is still `retrying`, for both.
     let later = at(3 * 3600);
     let task = f.store.task(retrying).unwrap().unwrap();

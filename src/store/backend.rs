@@ -12,8 +12,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::records::{
-    AttemptCount, AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts, Recorded,
-    Recovery, Schedule, Snapshot, TaskFilter, TickCounts, TickRecord, Transition,
+    AttemptCount, AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts,
+    Recorded, Recovery, Schedule, Snapshot, TaskFilter, TickCounts, TickRecord, Transition,
 };
 use crate::endpoint::Endpoint;
 use crate::limits::Usage;

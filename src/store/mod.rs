@@ -27,8 +27,8 @@ use records::LimitedEndpoint;
 
 pub use location::{redact, Location};
 pub use records::{
-    AttemptCount, AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask, PruneCounts,
-    Schedule, StartWindow, TaskFilter, TickCounts, TickRecord, Transition, COUNT_CAP,
+    AttemptCount, AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask,
+    PruneCounts, Schedule, StartWindow, TaskFilter, TickCounts, TickRecord, Transition, COUNT_CAP,
 };
 
 /// An open database.

@@ -5,8 +5,8 @@
 //! connection per command; the password is never shown.
 
 mod claims;
-mod counters;
 mod connect;
+mod counters;
 mod endpoints;
 mod limits;
 mod migrate;
