@@ -7,7 +7,10 @@ use postgres::Row;
 use super::{at, count, Postgres};
 use crate::endpoint::Endpoint;
 use crate::store::backend::Endpoints;
+use crate::store::conditions::state_condition;
+use crate::store::records::EndpointActivity;
 use crate::store::rows::EndpointRow;
+use crate::task::State;
 use crate::tls::TlsFiles;
 
 pub(super) const ENDPOINT_COLUMNS: &str =
@@ -65,6 +68,41 @@ impl Endpoints for Postgres {
         self.query(&sql, &[])?
             .iter()
             .map(|row| Ok((endpoint_from_row(row)?, count(row.try_get(16)?))))
+            .collect()
+    }
+
+    /// Per endpoint: its due and retrying tasks (over `tasks_by_endpoint`, its unfinished
+    /// ones), its failures since (a range of `tasks_finished_by_endpoint`) and its latest
+    /// success (that index's last entry).
+    fn endpoint_activity(
+        &self,
+        now: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<EndpointActivity>> {
+        let sql = format!(
+            "SELECT e.name, \
+                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND {due}), \
+                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND {retrying}), \
+                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND outcome = 'failed' \
+                     AND finished_at >= $2), \
+                 (SELECT finished_at FROM tasks WHERE endpoint = e.name \
+                     AND outcome = 'succeeded' ORDER BY finished_at DESC LIMIT 1) \
+             FROM endpoints e ORDER BY e.name",
+            due = state_condition(State::Due, "$1"),
+            retrying = state_condition(State::Retrying, "$1"),
+        );
+        self.query(&sql, &[&at(now), &at(failed_since)])
+            .context("cannot read what the endpoints' tasks did")?
+            .iter()
+            .map(|row| {
+                Ok(EndpointActivity {
+                    endpoint: row.try_get(0)?,
+                    due: count(row.try_get(1)?),
+                    retrying: count(row.try_get(2)?),
+                    failed_since: count(row.try_get(3)?),
+                    last_success_at: row.try_get(4)?,
+                })
+            })
             .collect()
     }
 
