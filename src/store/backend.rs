@@ -29,8 +29,8 @@ pub trait Endpoints {
     /// Every endpoint by name, with how many unfinished tasks it has.
     fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>>;
     /// Every endpoint by name, with its tasks due and retrying at `now`, how many failed at or
-    /// after `failed_since`, and when one last succeeded; each read over an index of the
-    /// endpoint's own tasks, never every finished task.
+    /// after `failed_since`, and when one last succeeded; each read over an index, at a cost
+    /// bounded by the waiting tasks or by what it counts, never by every finished task.
     fn endpoint_activity(
         &self,
         now: DateTime<Utc>,

@@ -75,23 +75,27 @@ impl Endpoints for Sqlite {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Per endpoint: its due and retrying tasks (over `tasks_by_endpoint`, its unfinished
-    /// ones), its failures since (a range of `tasks_finished_by_endpoint`) and its latest
-    /// success (that index's last entry).
+    /// Per endpoint: its due tasks (a range of `tasks_waiting`, for all endpoints at once), its
+    /// retrying ones (`tasks_retrying`), its failures since (a range of
+    /// `tasks_finished_by_endpoint`) and its latest success (that index's last entry): each
+    /// bounded by what it counts, never every task.
     fn endpoint_activity(
         &self,
         now: DateTime<Utc>,
         failed_since: DateTime<Utc>,
     ) -> Result<Vec<EndpointActivity>> {
         let sql = format!(
-            "SELECT e.name, \
-                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND {due}), \
-                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND {retrying}), \
+            "SELECT e.name, coalesce(due.n, 0), coalesce(retrying.n, 0), \
                  (SELECT count(*) FROM tasks WHERE endpoint = e.name AND outcome = 'failed' \
                      AND finished_at >= :since), \
                  (SELECT finished_at FROM tasks WHERE endpoint = e.name \
                      AND outcome = 'succeeded' ORDER BY finished_at DESC LIMIT 1) \
-             FROM endpoints e ORDER BY e.name",
+             FROM endpoints e \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks WHERE {due} \
+                 GROUP BY endpoint) due ON due.endpoint = e.name \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks WHERE {retrying} \
+                 GROUP BY endpoint) retrying ON retrying.endpoint = e.name \
+             ORDER BY e.name",
             due = state_condition(State::Due, ":now"),
             retrying = state_condition(State::Retrying, ":now"),
         );
