@@ -191,6 +191,14 @@ pub enum Bound {
 }
 
 impl Bound {
+    /// The limit alone, for a table cell: `max 2 in flight`, `rate 10/s`.
+    pub fn brief(&self) -> String {
+        match self {
+            Bound::InFlight { max, .. } => format!("max {max} in flight"),
+            Bound::Rate { rate, .. } => format!("rate {rate}"),
+        }
+    }
+
     /// The limit's use in words: `2 of 2 in flight (--max-in-flight 2)`, `10 of 10 started in
     /// the last 1s (--rate 10/s); next slot in 350ms`.
     pub fn describe(&self, now: DateTime<Utc>) -> String {

@@ -18,7 +18,9 @@ use crate::executor::{self, Job, NotStarted, Pool, Report, StartBetween, StartRu
 use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
-use crate::store::{Claim, Claimed, Firing, HeldBack, Schedule, Store, TickCounts, Tx};
+use crate::store::{
+    Claim, Claimed, Firing, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
+};
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
 
@@ -133,6 +135,16 @@ impl MissingVariables {
             self.tasks_waiting,
             self.unusable.describe()
         )
+    }
+
+    /// What the tick's record keeps of it, for `status`.
+    pub fn report(&self) -> MissingReport {
+        MissingReport {
+            endpoint: self.endpoint.clone(),
+            variables: self.unusable.variables.clone(),
+            not_signing_secrets: self.unusable.not_signing_secrets.clone(),
+            tasks_waiting: self.tasks_waiting,
+        }
     }
 }
 
@@ -251,9 +263,17 @@ impl Tick {
             ),
             Ok(_) => None,
         };
-        let ended =
-            self.store
-                .record_tick_end(&self.id, (self.clock)(), &self.counts, error.as_deref());
+        let reports: Vec<MissingReport> = match &worked {
+            Ok(missing) => missing.iter().map(MissingVariables::report).collect(),
+            Err(_) => Vec::new(),
+        };
+        let ended = self.store.record_tick_end(
+            &self.id,
+            (self.clock)(),
+            &self.counts,
+            error.as_deref(),
+            &reports,
+        );
         let missing = worked?;
         ended?;
         Ok(self.report(missing))

@@ -29,6 +29,14 @@ fn filled(env: &mut Env, server: &Server) {
     }
     env.ok(&[
         "register",
+        "ims",
+        "--url",
+        &server.url("/ims"),
+        "--header",
+        "Authorization: Bearer ${IMS_TOKEN}",
+    ]);
+    env.ok(&[
+        "register",
         "ok",
         "--description",
         "the good one",
@@ -76,8 +84,24 @@ fn filled(env: &mut Env, server: &Server) {
     ]);
     env.ok(&["recur", "nightly", "--pause"]);
     env.ok(&["tick"]);
+    // A task whose secret the next tick lacks: it stays due, and that tick's record says why.
+    env.schedule(&["ims", "--at", NOW, "--arg", "roll=secret"]);
+    let lacking = common::httpat(env, "2026-11-25T13:00:00Z", &["tick"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        lacking.status.code(),
+        Some(1),
+        "{}",
+        common::describe(&lacking)
+    );
     env.now("2026-11-25T13:00:00Z");
-    env.ok(&["tick"]);
+    let status = env.json(&["status"]);
+    let ims = status["endpoints"]
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["name"] == "ims"))
+        .unwrap_or_else(|| panic!("status names ims: {status:#}"));
+    assert_eq!(ims["missing_variables"], serde_json::json!(["IMS_TOKEN"]));
     env.schedule(&["ok", "--at", "now", "--arg", "roll=due"]);
     env.now(LATER);
 }
@@ -124,8 +148,8 @@ fn sqlite_to_postgres_and_back_reads_the_same() {
     };
     middle.now(LATER);
     let copied = transfer(&source, &middle);
-    assert_eq!(copied["tasks"], 7, "six scheduled, one fired: {copied:#}");
-    assert_eq!(copied["endpoints"], 3);
+    assert_eq!(copied["tasks"], 8, "seven scheduled, one fired: {copied:#}");
+    assert_eq!(copied["endpoints"], 4);
     assert_eq!(copied["schedules"], 2);
     assert!(copied["attempts"].as_u64().unwrap() >= 3, "{copied:#}");
     assert!(copied["ticks"].as_u64().unwrap() >= 2, "{copied:#}");

@@ -86,3 +86,17 @@ BEGIN
              WHEN NEW.attempts > NEW.attempts_base THEN 'retrying'
              ELSE 'waiting' END;
 END;
+
+-- `status` per endpoint: how many of its tasks failed lately and when one last succeeded, read
+-- over this index without walking every finished task; and how many are retrying, over the
+-- second without walking every waiting one.
+CREATE INDEX tasks_finished_by_endpoint ON tasks (endpoint, outcome, finished_at)
+    WHERE outcome IS NOT NULL;
+CREATE INDEX tasks_retrying ON tasks (endpoint)
+    WHERE outcome IS NULL AND tick_id IS NULL AND attempts > attempts_base;
+
+-- What a tick could not send because its environment lacked variables the requests read: a JSON
+-- array of {endpoint, variables, not_signing_secrets, tasks_waiting} (names only, never a
+-- value); NULL when nothing was missing. `status` reads it from each host's latest ended tick.
+ALTER TABLE ticks ADD COLUMN missing_variables TEXT;
+CREATE INDEX ticks_by_host_end ON ticks (host, ended_at);

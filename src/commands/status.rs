@@ -1,5 +1,8 @@
 //! `httpat status [--check]`: is the executor alive? The last ticks, the tasks per state, the
-//! oldest due task and how late it is, and a warning when nothing is sending.
+//! oldest due task and how late it is, each endpoint's waiting and failed tasks, its last success
+//! and what holds its tasks back, and a warning when nothing is sending.
+
+use std::collections::BTreeSet;
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
@@ -10,12 +13,15 @@ use crate::cli::StatusArgs;
 use crate::context::Context;
 use crate::error::refused;
 use crate::render::{self, LimitView};
-use crate::store::TickCounts;
+use crate::store::{EndpointActivity, LimitWait, MissingReport, TickCounts};
 use crate::task::State;
 use crate::when;
 
 /// Due tasks and no tick ended for this long: the executor is not running.
 const STALE_AFTER_MINUTES: i64 = 3;
+
+/// How far back `failed_24h` counts failures.
+const FAILED_WITHIN_HOURS: i64 = 24;
 
 /// What `status --json` prints.
 #[derive(Debug, Serialize)]
@@ -26,8 +32,99 @@ pub struct Status {
     pub oldest_due: Option<OldestDue>,
     /// Every endpoint with a limit, and how many of its due tasks wait on it.
     pub limits: Vec<LimitView>,
+    /// The endpoints with something to report: tasks due or retrying, failures in the last
+    /// 24 hours, a success ever, or tasks held back.
+    pub endpoints: Vec<EndpointStatus>,
     /// Set when tasks are due and no tick has ended in the last 3 minutes.
     pub warning: Option<String>,
+}
+
+/// One endpoint as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct EndpointStatus {
+    pub name: String,
+    pub due: u64,
+    pub retrying: u64,
+    /// Tasks that failed in the last 24 hours.
+    pub failed_24h: u64,
+    pub last_success_at: Option<String>,
+    /// Which limit holds its due tasks back now, in words; null when none does.
+    pub waiting_on_limit: Option<String>,
+    /// Variables that the latest tick of a host lacked, so that it left the tasks due.
+    pub missing_variables: Vec<String>,
+    /// Variables set there but holding no signing secret.
+    pub not_signing_secrets: Vec<String>,
+    #[serde(skip)]
+    last_success: Option<DateTime<Utc>>,
+    /// The limit alone, for the table.
+    #[serde(skip)]
+    limit: Option<String>,
+}
+
+impl EndpointStatus {
+    fn new(
+        activity: EndpointActivity,
+        wait: Option<&LimitWait>,
+        missing: &[MissingReport],
+        now: DateTime<Utc>,
+    ) -> EndpointStatus {
+        let names = |pick: fn(&MissingReport) -> &Vec<String>| -> Vec<String> {
+            let set: BTreeSet<&String> = missing
+                .iter()
+                .filter(|report| report.endpoint == activity.endpoint)
+                .flat_map(pick)
+                .collect();
+            set.into_iter().cloned().collect()
+        };
+        EndpointStatus {
+            missing_variables: names(|report| &report.variables),
+            not_signing_secrets: names(|report| &report.not_signing_secrets),
+            name: activity.endpoint,
+            due: activity.due,
+            retrying: activity.retrying,
+            failed_24h: activity.failed_since,
+            last_success_at: activity.last_success_at.map(when::rfc3339),
+            waiting_on_limit: wait.and_then(|wait| wait.reason(now)),
+            last_success: activity.last_success_at,
+            limit: wait.and_then(LimitWait::holding).map(|bound| bound.brief()),
+        }
+    }
+
+    /// Whether it has anything to report.
+    fn worth_showing(&self) -> bool {
+        self.due > 0
+            || self.retrying > 0
+            || self.failed_24h > 0
+            || self.last_success.is_some()
+            || self.limit.is_some()
+            || !self.missing_variables.is_empty()
+            || !self.not_signing_secrets.is_empty()
+    }
+
+    /// What holds its tasks back, in a few words; empty when nothing does.
+    fn held_back(&self) -> String {
+        let references = |names: &[String]| -> String {
+            names
+                .iter()
+                .map(|name| format!("${{{name}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if let Some(limit) = &self.limit {
+            parts.push(format!("limit: {limit}"));
+        }
+        if !self.missing_variables.is_empty() {
+            parts.push(format!("missing {}", references(&self.missing_variables)));
+        }
+        if !self.not_signing_secrets.is_empty() {
+            parts.push(format!(
+                "no signing secret in {}",
+                references(&self.not_signing_secrets)
+            ));
+        }
+        parts.join("; ")
+    }
 }
 
 /// How many tasks are in each state.
@@ -92,6 +189,16 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
     let counts = store.state_counts(now)?;
     let oldest = store.oldest_waiting(now)?;
     let waits = store.limit_waits(now)?;
+    let missing = store.latest_missing_reports()?;
+    let endpoints: Vec<EndpointStatus> = store
+        .endpoint_activity(now, now - Duration::hours(FAILED_WITHIN_HOURS))?
+        .into_iter()
+        .map(|activity| {
+            let wait = waits.iter().find(|wait| wait.endpoint == activity.endpoint);
+            EndpointStatus::new(activity, wait, &missing, now)
+        })
+        .filter(EndpointStatus::worth_showing)
+        .collect();
     let stale = last_end.is_none_or(|end| end < now - Duration::minutes(STALE_AFTER_MINUTES));
     let warning = match (&oldest, stale) {
         (Some(task), true) => Some(format!(
@@ -130,6 +237,7 @@ pub fn run(args: StatusArgs, context: &Context) -> Result<()> {
             late_ms: (now - task.next_attempt_at).num_milliseconds(),
         }),
         limits: waits.iter().map(|wait| LimitView::new(wait, now)).collect(),
+        endpoints,
         warning,
     };
     if context.json {
@@ -207,8 +315,43 @@ fn print(status: &Status, now: DateTime<Utc>, utc: bool) {
             limit.reason.as_deref().unwrap_or("")
         );
     }
+    print_endpoints(&status.endpoints, now, utc);
     if let Some(warning) = &status.warning {
         crate::outln!();
         crate::outln!("WARNING: {warning}");
     }
+}
+
+/// The per-endpoint table; nothing when no endpoint has anything to report.
+fn print_endpoints(endpoints: &[EndpointStatus], now: DateTime<Utc>, utc: bool) {
+    if endpoints.is_empty() {
+        return;
+    }
+    crate::outln!();
+    crate::outln!("Endpoints");
+    let mut table = render::table(&[
+        "endpoint",
+        "due",
+        "retrying",
+        "failed 24h",
+        "last success",
+        "",
+        "held back",
+    ]);
+    for endpoint in endpoints {
+        let (success, ago) = match endpoint.last_success {
+            Some(at) => (when::display(at, utc), when::relative(at, now)),
+            None => ("never".to_string(), String::new()),
+        };
+        table.add_row(vec![
+            Cell::new(&endpoint.name),
+            Cell::new(endpoint.due),
+            Cell::new(endpoint.retrying),
+            Cell::new(endpoint.failed_24h),
+            Cell::new(success),
+            Cell::new(ago),
+            Cell::new(endpoint.held_back()),
+        ]);
+    }
+    render::print_table(&table);
 }

@@ -12,8 +12,9 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::records::{
-    AttemptCount, AttemptRecord, Candidate, Claim, LimitedEndpoint, NewTask, Pick, PruneCounts,
-    Recorded, Recovery, Schedule, Snapshot, TaskFilter, TickCounts, TickRecord, Transition,
+    AttemptCount, AttemptRecord, Candidate, Claim, EndpointActivity, LimitedEndpoint,
+    MissingReport, NewTask, Pick, PruneCounts, Recorded, Recovery, Schedule, Snapshot, TaskFilter,
+    TickCounts, TickRecord, Transition,
 };
 use crate::endpoint::Endpoint;
 use crate::limits::Usage;
@@ -27,6 +28,14 @@ pub trait Endpoints {
     fn endpoints(&self) -> Result<Vec<Endpoint>>;
     /// Every endpoint by name, with how many unfinished tasks it has.
     fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>>;
+    /// Every endpoint by name, with its tasks due and retrying at `now`, how many failed at or
+    /// after `failed_since`, and when one last succeeded; each read over an index, at a cost
+    /// bounded by the waiting tasks or by what it counts, never by every finished task.
+    fn endpoint_activity(
+        &self,
+        now: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<EndpointActivity>>;
     fn endpoint_names(&self) -> Result<Vec<String>>;
     fn unfinished_tasks_of(&self, name: &str) -> Result<u64>;
     /// Inserts the endpoint, or replaces the stored one of the same name.
@@ -173,14 +182,19 @@ pub trait Ticks {
     fn last_tick_end(&self) -> Result<Option<DateTime<Utc>>>;
     /// Records a tick's start and where it runs, committed at once.
     fn record_tick_start(&self, tick_id: &str, origin: &Origin, at: DateTime<Utc>) -> Result<()>;
-    /// Records a tick's end and what it did, committed at once.
+    /// Records a tick's end, what it did and what it could not send for lack of variables,
+    /// committed at once.
     fn record_tick_end(
         &self,
         tick_id: &str,
         at: DateTime<Utc>,
         counts: &TickCounts,
         error: Option<&str>,
+        missing: &[MissingReport],
     ) -> Result<()>;
+    /// What the latest ended tick of each host could not send for lack of variables, hosts by
+    /// name.
+    fn latest_missing_reports(&self) -> Result<Vec<MissingReport>>;
     /// Records a tick that found nothing to do, start and end at once.
     fn record_idle_tick(
         &self,

@@ -27,8 +27,9 @@ use records::LimitedEndpoint;
 
 pub use location::{redact, Location};
 pub use records::{
-    AttemptCount, AttemptRecord, Claim, Claimed, Copied, Firing, HeldBack, LimitWait, NewTask,
-    PruneCounts, Schedule, StartWindow, TaskFilter, TickCounts, TickRecord, Transition, COUNT_CAP,
+    AttemptCount, AttemptRecord, Claim, Claimed, Copied, EndpointActivity, Firing, HeldBack,
+    LimitWait, MissingReport, NewTask, PruneCounts, Schedule, StartWindow, TaskFilter, TickCounts,
+    TickRecord, Transition, COUNT_CAP,
 };
 
 /// An open database.
@@ -99,6 +100,16 @@ impl Store {
     /// Every endpoint by name, with how many unfinished tasks it has.
     pub fn endpoints_with_waiting(&self) -> Result<Vec<(Endpoint, u64)>> {
         self.backend.endpoints_with_waiting()
+    }
+
+    /// Every endpoint by name, with its tasks due and retrying at `now`, how many failed at or
+    /// after `failed_since`, and when one last succeeded (`status`).
+    pub fn endpoint_activity(
+        &self,
+        now: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<EndpointActivity>> {
+        self.backend.endpoint_activity(now, failed_since)
     }
 
     /// The registered names, for messages that say what exists.
@@ -271,15 +282,24 @@ impl Store {
         self.backend.record_tick_start(tick_id, origin, at)
     }
 
-    /// Records a tick's end and what it did, committed at once.
+    /// Records a tick's end, what it did, and the endpoints it could not send to for lack of
+    /// variables (for `status`), committed at once.
     pub fn record_tick_end(
         &self,
         tick_id: &str,
         at: DateTime<Utc>,
         counts: &TickCounts,
         error: Option<&str>,
+        missing: &[MissingReport],
     ) -> Result<()> {
-        self.backend.record_tick_end(tick_id, at, counts, error)
+        self.backend
+            .record_tick_end(tick_id, at, counts, error, missing)
+    }
+
+    /// What the latest ended tick of each host could not send for lack of variables: a later
+    /// tick of that host that had them (or had nothing due for them) clears its report.
+    pub fn latest_missing_reports(&self) -> Result<Vec<MissingReport>> {
+        self.backend.latest_missing_reports()
     }
 
     /// Copies everything in this database (endpoints, tasks in every state with their attempts

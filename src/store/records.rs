@@ -2,7 +2,7 @@
 //! records read back. Both backends speak these.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::attempt::{AttemptOutcome, AttemptResult};
@@ -103,6 +103,51 @@ pub struct TickRecord {
     pub ended_at: Option<DateTime<Utc>>,
     pub counts: TickCounts,
     pub error: Option<String>,
+    /// The endpoints it could not send to for lack of variables in its environment.
+    pub missing: Vec<MissingReport>,
+}
+
+/// An endpoint whose due tasks a tick left because the tick's environment lacked variables its
+/// requests read, as the tick's record keeps it (names only, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingReport {
+    pub endpoint: String,
+    /// Not set at all.
+    pub variables: Vec<String>,
+    /// Set, but holding no signing secret.
+    pub not_signing_secrets: Vec<String>,
+    pub tasks_waiting: u64,
+}
+
+impl MissingReport {
+    /// The column a tick's record keeps them in: a JSON array, NULL when there are none.
+    pub fn to_column(reports: &[MissingReport]) -> anyhow::Result<Option<String>> {
+        if reports.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::to_string(reports)?))
+    }
+
+    /// The reports back from that column.
+    pub fn from_column(text: Option<&str>) -> anyhow::Result<Vec<MissingReport>> {
+        use anyhow::Context as _;
+        let Some(text) = text else {
+            return Ok(Vec::new());
+        };
+        serde_json::from_str(text)
+            .with_context(|| format!("a tick's record of missing variables is damaged: {text:?}"))
+    }
+}
+
+/// What `status` tells of one endpoint's tasks at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointActivity {
+    pub endpoint: String,
+    pub due: u64,
+    pub retrying: u64,
+    /// Tasks that failed at or after the time asked.
+    pub failed_since: u64,
+    pub last_success_at: Option<DateTime<Utc>>,
 }
 
 /// A recurring schedule as stored.
@@ -197,8 +242,12 @@ impl LimitWait {
 
     /// The limit that holds tasks back, in words, when one does.
     pub fn reason(&self, now: DateTime<Utc>) -> Option<String> {
-        let bound = self.allowance.bound_by.filter(|_| self.waiting() > 0)?;
-        Some(bound.describe(now))
+        Some(self.holding()?.describe(now))
+    }
+
+    /// The limit that holds tasks back, when one does.
+    pub fn holding(&self) -> Option<crate::limits::Bound> {
+        self.allowance.bound_by.filter(|_| self.waiting() > 0)
     }
 }
 

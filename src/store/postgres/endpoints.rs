@@ -7,7 +7,10 @@ use postgres::Row;
 use super::{at, count, Postgres};
 use crate::endpoint::Endpoint;
 use crate::store::backend::Endpoints;
+use crate::store::conditions::state_condition;
+use crate::store::records::EndpointActivity;
 use crate::store::rows::EndpointRow;
+use crate::task::State;
 use crate::tls::TlsFiles;
 
 pub(super) const ENDPOINT_COLUMNS: &str =
@@ -74,6 +77,45 @@ impl Endpoints for Postgres {
                     endpoint_from_row(row)?,
                     count(row.try_get(ENDPOINT_COLUMN_COUNT)?),
                 ))
+            })
+            .collect()
+    }
+
+    /// Per endpoint: its due tasks (a range of `tasks_waiting`, for all endpoints at once), its
+    /// retrying ones (`tasks_retrying`), its failures since (a range of
+    /// `tasks_finished_by_endpoint`) and its latest success (that index's last entry): each
+    /// bounded by what it counts, never every task.
+    fn endpoint_activity(
+        &self,
+        now: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<EndpointActivity>> {
+        let sql = format!(
+            "SELECT e.name, coalesce(due.n, 0), coalesce(retrying.n, 0), \
+                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND outcome = 'failed' \
+                     AND finished_at >= $2), \
+                 (SELECT finished_at FROM tasks WHERE endpoint = e.name \
+                     AND outcome = 'succeeded' ORDER BY finished_at DESC LIMIT 1) \
+             FROM endpoints e \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks WHERE {due} \
+                 GROUP BY endpoint) due ON due.endpoint = e.name \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks WHERE {retrying} \
+                 GROUP BY endpoint) retrying ON retrying.endpoint = e.name \
+             ORDER BY e.name",
+            due = state_condition(State::Due, "$1"),
+            retrying = state_condition(State::Retrying, "$1"),
+        );
+        self.query(&sql, &[&at(now), &at(failed_since)])
+            .context("cannot read what the endpoints' tasks did")?
+            .iter()
+            .map(|row| {
+                Ok(EndpointActivity {
+                    endpoint: row.try_get(0)?,
+                    due: count(row.try_get(1)?),
+                    retrying: count(row.try_get(2)?),
+                    failed_since: count(row.try_get(3)?),
+                    last_success_at: row.try_get(4)?,
+                })
             })
             .collect()
     }

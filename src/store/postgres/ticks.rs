@@ -7,14 +7,14 @@ use postgres::Row;
 use super::{at, Postgres};
 use crate::origin::Origin;
 use crate::store::backend::{Connection, Ticks};
-use crate::store::records::{TickCounts, TickRecord};
+use crate::store::records::{MissingReport, TickCounts, TickRecord};
 
 fn counter(row: &Row, index: usize) -> Result<u32> {
     Ok(row.try_get::<_, i32>(index)?.max(0) as u32)
 }
 
 pub(super) const TICK_COLUMNS: &str = "id, started_at, ended_at, recovered, fired, sent, \
-     succeeded, retrying, failed, cancelled, error";
+     succeeded, retrying, failed, cancelled, error, missing_variables::text";
 
 /// A tick's record from `TICK_COLUMNS`.
 pub(super) fn tick_from_row(row: &Row) -> Result<TickRecord> {
@@ -32,6 +32,7 @@ pub(super) fn tick_from_row(row: &Row) -> Result<TickRecord> {
             cancelled: counter(row, 9)?,
         },
         error: row.try_get(10)?,
+        missing: MissingReport::from_column(row.try_get::<_, Option<&str>>(11)?)?,
     })
 }
 
@@ -71,11 +72,13 @@ impl Ticks for Postgres {
         ended_at: DateTime<Utc>,
         counts: &TickCounts,
         error: Option<&str>,
+        missing: &[MissingReport],
     ) -> Result<()> {
         let n = |value: u32| value as i32;
         self.execute(
             "UPDATE ticks SET ended_at = $1, recovered = $2, fired = $3, sent = $4, \
-                 succeeded = $5, retrying = $6, failed = $7, cancelled = $8, error = $9 \
+                 succeeded = $5, retrying = $6, failed = $7, cancelled = $8, error = $9, \
+                 missing_variables = $11::text::jsonb \
              WHERE id = $10",
             &[
                 &at(ended_at),
@@ -88,9 +91,34 @@ impl Ticks for Postgres {
                 &n(counts.cancelled),
                 &error,
                 &tick_id,
+                &MissingReport::to_column(missing)?,
             ],
         )?;
         Ok(())
+    }
+
+    /// Walks the hosts over `ticks_by_host` (one seek each) and takes each one's latest ended
+    /// tick from `ticks_by_host_end`, so that the cost does not grow with the ticks recorded.
+    fn latest_missing_reports(&self) -> Result<Vec<MissingReport>> {
+        let rows = self.query(
+            "WITH RECURSIVE hosts (host) AS ( \
+                 SELECT min(host) FROM ticks \
+                 UNION ALL \
+                 SELECT (SELECT min(t.host) FROM ticks t WHERE t.host > hosts.host) FROM hosts \
+                 WHERE hosts.host IS NOT NULL) \
+             SELECT (SELECT t.missing_variables::text FROM ticks t \
+                     WHERE t.host = hosts.host AND t.ended_at IS NOT NULL \
+                     ORDER BY t.ended_at DESC, t.seq DESC LIMIT 1) \
+             FROM hosts WHERE hosts.host IS NOT NULL ORDER BY hosts.host",
+            &[],
+        )?;
+        let mut reports = Vec::new();
+        for row in rows {
+            reports.extend(MissingReport::from_column(
+                row.try_get::<_, Option<&str>>(0)?,
+            )?);
+        }
+        Ok(reports)
     }
 
     fn record_idle_tick(

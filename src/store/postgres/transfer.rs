@@ -11,7 +11,7 @@ use super::{at, Postgres};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Counters as _;
 use crate::store::backend::{Tasks, Transfers};
-use crate::store::records::{Dated, Snapshot, TickRow};
+use crate::store::records::{Dated, MissingReport, Snapshot, TickRow};
 
 impl Transfers for Postgres {
     fn holds_anything(&self) -> Result<bool> {
@@ -60,9 +60,9 @@ impl Transfers for Postgres {
         for row in self.query(&sql, &[])? {
             snapshot.ticks.push(TickRow {
                 record: tick_from_row(&row)?,
-                host: row.try_get(11)?,
-                boot_id: row.try_get(12)?,
-                pid_ns: row.try_get(13)?,
+                host: row.try_get(12)?,
+                boot_id: row.try_get(13)?,
+                pid_ns: row.try_get(14)?,
             });
         }
         // The identity sequence remembers the highest id ever given, pruned ones included.
@@ -211,8 +211,10 @@ impl Transfers for Postgres {
             let ended: Option<DateTime<Utc>> = record.ended_at;
             self.execute(
                 "INSERT INTO ticks (id, started_at, ended_at, recovered, fired, sent, \
-                     succeeded, retrying, failed, cancelled, error, host, boot_id, pid_ns) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     succeeded, retrying, failed, cancelled, error, host, boot_id, pid_ns, \
+                     missing_variables) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15::text::jsonb)",
                 &[
                     &record.id,
                     &record.started_at,
@@ -228,6 +230,7 @@ impl Transfers for Postgres {
                     &tick.host,
                     &tick.boot_id,
                     &tick.pid_ns,
+                    &MissingReport::to_column(&record.missing)?,
                 ],
             )?;
         }

@@ -7,7 +7,10 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::{from_millis, millis, Sqlite};
 use crate::endpoint::Endpoint;
 use crate::store::backend::Endpoints;
+use crate::store::conditions::state_condition;
+use crate::store::records::EndpointActivity;
 use crate::store::rows::EndpointRow;
+use crate::task::State;
 use crate::tls::TlsFiles;
 
 pub(super) const ENDPOINT_COLUMNS: &str =
@@ -78,6 +81,49 @@ impl Endpoints for Sqlite {
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Per endpoint: its due tasks (a range of `tasks_waiting`, for all endpoints at once: named,
+    /// since the planner would otherwise walk every waiting task in endpoint order), its
+    /// retrying ones (`tasks_retrying`), its failures since (a range of
+    /// `tasks_finished_by_endpoint`) and its latest success (that index's last entry): each
+    /// bounded by what it counts, never every task.
+    fn endpoint_activity(
+        &self,
+        now: DateTime<Utc>,
+        failed_since: DateTime<Utc>,
+    ) -> Result<Vec<EndpointActivity>> {
+        let sql = format!(
+            "SELECT e.name, coalesce(due.n, 0), coalesce(retrying.n, 0), \
+                 (SELECT count(*) FROM tasks WHERE endpoint = e.name AND outcome = 'failed' \
+                     AND finished_at >= :since), \
+                 (SELECT finished_at FROM tasks WHERE endpoint = e.name \
+                     AND outcome = 'succeeded' ORDER BY finished_at DESC LIMIT 1) \
+             FROM endpoints e \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks INDEXED BY tasks_waiting \
+                 WHERE {due} \
+                 GROUP BY endpoint) due ON due.endpoint = e.name \
+             LEFT JOIN (SELECT endpoint, count(*) AS n FROM tasks WHERE {retrying} \
+                 GROUP BY endpoint) retrying ON retrying.endpoint = e.name \
+             ORDER BY e.name",
+            due = state_condition(State::Due, ":now"),
+            retrying = state_condition(State::Retrying, ":now"),
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            rusqlite::named_params! {":now": millis(now), ":since": millis(failed_since)},
+            |row| {
+                Ok(EndpointActivity {
+                    endpoint: row.get(0)?,
+                    due: row.get::<_, i64>(1)? as u64,
+                    retrying: row.get::<_, i64>(2)? as u64,
+                    failed_since: row.get::<_, i64>(3)? as u64,
+                    last_success_at: row.get::<_, Option<i64>>(4)?.map(from_millis),
+                })
+            },
+        )?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("cannot read what the endpoints' tasks did")
     }
 
     /// The registered names, for messages that say what exists.

@@ -1,16 +1,24 @@
 //! Every tick records itself, in SQLite.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{named_params, OptionalExtension};
 
 use super::{from_millis, millis, Sqlite};
 use crate::origin::Origin;
 use crate::store::backend::Ticks;
-use crate::store::records::{TickCounts, TickRecord};
+use crate::store::records::{MissingReport, TickCounts, TickRecord};
 
 pub(super) const TICK_COLUMNS: &str = "id, started_at, ended_at, recovered, fired, sent, \
-     succeeded, retrying, failed, cancelled, error";
+     succeeded, retrying, failed, cancelled, error, missing_variables";
+
+/// Missing-variable reports from their column (`index`), a damaged one as a conversion error.
+fn missing_from_row(row: &rusqlite::Row, index: usize) -> rusqlite::Result<Vec<MissingReport>> {
+    let text: Option<String> = row.get(index)?;
+    MissingReport::from_column(text.as_deref()).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
 
 /// A tick's record from `TICK_COLUMNS`.
 pub(super) fn tick_from_row(row: &rusqlite::Row) -> rusqlite::Result<TickRecord> {
@@ -28,6 +36,7 @@ pub(super) fn tick_from_row(row: &rusqlite::Row) -> rusqlite::Result<TickRecord>
             cancelled: row.get(9)?,
         },
         error: row.get(10)?,
+        missing: missing_from_row(row, 11)?,
     })
 }
 
@@ -95,19 +104,21 @@ impl Ticks for Sqlite {
         Ok(found)
     }
 
-    /// Records a tick's end and what it did.
+    /// Records a tick's end, what it did and what it could not send for lack of variables.
     fn record_tick_end(
         &self,
         tick_id: &str,
         ended_at: DateTime<Utc>,
         counts: &TickCounts,
         error: Option<&str>,
+        missing: &[MissingReport],
     ) -> Result<()> {
         self.conn
             .prepare_cached(
                 "UPDATE ticks SET ended_at = :ended, recovered = :recovered, fired = :fired, \
                      sent = :sent, succeeded = :succeeded, retrying = :retrying, \
-                     failed = :failed, cancelled = :cancelled, error = :error \
+                     failed = :failed, cancelled = :cancelled, error = :error, \
+                     missing_variables = :missing \
                  WHERE id = :id",
             )?
             .execute(named_params! {
@@ -120,9 +131,31 @@ impl Ticks for Sqlite {
                 ":failed": counts.failed,
                 ":cancelled": counts.cancelled,
                 ":error": error,
+                ":missing": MissingReport::to_column(missing)?,
                 ":id": tick_id,
             })?;
         Ok(())
+    }
+
+    /// Walks the hosts over `ticks_by_host` (one seek each) and takes each one's latest ended
+    /// tick from `ticks_by_host_end`, so that the cost does not grow with the ticks recorded.
+    fn latest_missing_reports(&self) -> Result<Vec<MissingReport>> {
+        let mut statement = self.conn.prepare_cached(
+            "WITH RECURSIVE hosts (host) AS ( \
+                 SELECT min(host) FROM ticks \
+                 UNION ALL \
+                 SELECT (SELECT min(host) FROM ticks WHERE host > hosts.host) FROM hosts \
+                 WHERE hosts.host IS NOT NULL) \
+             SELECT (SELECT missing_variables FROM ticks \
+                     WHERE ticks.host = hosts.host AND ended_at IS NOT NULL \
+                     ORDER BY ended_at DESC, rowid DESC LIMIT 1) \
+             FROM hosts WHERE hosts.host IS NOT NULL ORDER BY hosts.host",
+        )?;
+        let rows = statement.query_map([], |row| missing_from_row(row, 0))?;
+        let per_host = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("cannot read the latest ticks' missing variables")?;
+        Ok(per_host.into_iter().flatten().collect())
     }
 
     /// Records a tick that found nothing to do, start and end in one commit. That commit is not

@@ -11,7 +11,7 @@ use super::{from_millis, millis, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Counters as _;
 use crate::store::backend::{Tasks, Transfers};
-use crate::store::records::{Dated, Snapshot, TickRow};
+use crate::store::records::{Dated, MissingReport, Snapshot, TickRow};
 
 impl Transfers for Sqlite {
     fn holds_anything(&self) -> Result<bool> {
@@ -71,9 +71,9 @@ impl Transfers for Sqlite {
         while let Some(row) = rows.next()? {
             snapshot.ticks.push(TickRow {
                 record: tick_from_row(row)?,
-                host: row.get(11)?,
-                boot_id: row.get(12)?,
-                pid_ns: row.get(13)?,
+                host: row.get(12)?,
+                boot_id: row.get(13)?,
+                pid_ns: row.get(14)?,
             });
         }
         snapshot.attempt_counts = self.attempt_counts()?;
@@ -215,8 +215,8 @@ impl Transfers for Sqlite {
         }
         let mut insert = self.conn.prepare(
             "INSERT INTO ticks (id, started_at, ended_at, recovered, fired, sent, succeeded, \
-                 retrying, failed, cancelled, error, host, boot_id, pid_ns) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 retrying, failed, cancelled, error, host, boot_id, pid_ns, missing_variables) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         for tick in &snapshot.ticks {
             let (record, counts) = (&tick.record, &tick.record.counts);
@@ -235,6 +235,7 @@ impl Transfers for Sqlite {
                 tick.host,
                 tick.boot_id,
                 tick.pid_ns,
+                MissingReport::to_column(&record.missing)?,
             ])?;
         }
         // Copying the attempts counted them again; the counters are the source's.
