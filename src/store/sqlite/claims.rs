@@ -13,6 +13,10 @@ use crate::store::backend::Claims;
 use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
+/// Up to this many due tasks, a claim reads them all and orders them itself; above, it walks the
+/// priority levels.
+const FEW_DUE: usize = 2048;
+
 impl Claims for Sqlite {
     fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
         let candidates = self.claim_candidates(&Pick {
@@ -58,8 +62,49 @@ impl Claims for Sqlite {
                 .collect::<rusqlite::Result<Vec<Candidate>>>()?);
         }
         let skip = serde_json::to_string(pick.skip)?;
-        // One priority level at a time, each a short walk of the `tasks_claim` index: no sort of
-        // every due task, and no scan of a level's future backlog.
+        // When few tasks are due (counted over the index alone), all of them, in time order,
+        // sorted here by priority: the cost is that of the due tasks, however many priority
+        // levels the future tasks hold.
+        let now = millis(pick.now);
+        let backlog = self.backlog_at.get() == Some(now);
+        let due_count: i64 = if backlog {
+            i64::MAX
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM tasks INDEXED BY tasks_waiting \
+                 WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= ?1 LIMIT ?2)",
+                )?
+                .query_row(rusqlite::params![now, FEW_DUE as i64 + 1], |row| row.get(0))?
+        };
+        if due_count as usize <= FEW_DUE {
+            let mut due = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, priority, next_attempt_at FROM tasks INDEXED BY tasks_waiting \
+                     WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= :now \
+                       AND endpoint NOT IN (SELECT value FROM json_each(:skip)) \
+                       AND coalesce((SELECT timeout_ms FROM endpoints e \
+                                     WHERE e.name = tasks.endpoint), 0) <= :remaining",
+                )?
+                .query_map(
+                    named_params! {
+                        ":now": millis(pick.now),
+                        ":remaining": pick.remaining_ms,
+                        ":skip": skip,
+                    },
+                    candidate,
+                )?
+                .collect::<rusqlite::Result<Vec<Candidate>>>()?;
+            due.sort_by(|a, b| {
+                (b.priority, a.next_attempt_at, a.id).cmp(&(a.priority, b.next_attempt_at, b.id))
+            });
+            due.truncate(pick.limit as usize);
+            return Ok(due);
+        }
+        // A backlog: one priority level at a time, each a short walk of the `tasks_claim` index,
+        // so that no claim sorts every due task.
+        self.backlog_at.set(Some(now));
         let mut found: Vec<Candidate> = Vec::new();
         let mut below: Option<i64> = None;
         let mut next_level = self.conn.prepare_cached(

@@ -50,6 +50,10 @@ pub struct Sqlite {
     conn: Connection,
     /// Empty for a database in memory.
     path: PathBuf,
+    /// The "now" of the last claim that found a backlog (more due than a claim orders itself):
+    /// the claims of one tick share their "now", and a backlog only shrinks, so the next ones
+    /// go straight to the walk of the priority levels.
+    backlog_at: std::cell::Cell<Option<i64>>,
 }
 
 impl Sqlite {
@@ -75,6 +79,7 @@ impl Sqlite {
         Ok(Sqlite {
             conn,
             path: PathBuf::new(),
+            backlog_at: Default::default(),
         })
     }
 
@@ -87,6 +92,7 @@ impl Sqlite {
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
+            backlog_at: Default::default(),
         };
         db.configure()?;
         Ok(db)
