@@ -499,16 +499,24 @@ pub struct RecurArgs {
     pub name: String,
 
     /// The endpoint each firing calls
-    #[arg(required_unless_present_any = ["pause", "resume", "delete"])]
+    #[arg(required_unless_present_any = ["pause", "resume", "delete", "until"], requires = "cron")]
     pub endpoint: Option<String>,
 
     /// When to fire: a 5-field cron expression or @hourly, @daily, @weekly, @monthly
-    #[arg(long, value_name = "EXPR", required_unless_present_any = ["pause", "resume", "delete"])]
+    #[arg(long, value_name = "EXPR", required_unless_present_any = ["pause", "resume", "delete", "until"], requires = "endpoint")]
     pub cron: Option<String>,
 
-    /// The zone EXPR is read in (IANA name, e.g. `Europe/Riga`) [default: the local zone]
+    /// The zone EXPR is read in (IANA name, e.g. `Europe/Riga`), and a local --until TIME
+    /// [default: the local zone]
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+
+    /// No firing after TIME (a firing missed before it may still be made up once); `none`
+    /// lifts it. TIME as `schedule --at` takes it: RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' in the
+    /// local zone or --tz, now, +36h. Alone (`recur NAME --until TIME`) it changes only the end
+    /// of an existing schedule; not given, the end stays as it is
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["pause", "resume", "delete"])]
+    pub until: Option<String>,
 
     /// What every task it makes carries
     #[command(flatten)]
@@ -535,6 +543,11 @@ Examples:
   # Every 15 minutes:
   httpat recur poll-line-3 shift-reminder --cron '*/15 * * * *' --arg channel=line-3
 
+  # Every hour until the end of the year, Riga time:
+  httpat recur line-3-audit shift-reminder --cron '@hourly' --until '2026-12-31 23:59' --tz Europe/Riga
+
+  httpat recur line-3-audit --until +36h
+  httpat recur line-3-audit --until none
   httpat recur daily-export --pause
   httpat recur daily-export --resume
   httpat recur daily-export --delete";
