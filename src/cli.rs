@@ -389,11 +389,17 @@ Examples:
 
 #[derive(Debug, Args)]
 #[command(
-    after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'"
+    after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'\n  httpat show 42 --body > export.csv"
 )]
 pub struct ShowArgs {
     /// The task's id
     pub id: i64,
+
+    /// Write only the last stored response body (of the latest attempt that got a response) to
+    /// standard output, byte for byte, binary included, nothing added; exit 3 when no attempt
+    /// has one. With --json: one document with the body in base64
+    #[arg(long)]
+    pub body: bool,
 }
 
 #[derive(Debug, Args)]
