@@ -151,6 +151,12 @@ pub struct RegisterArgs {
     #[arg(long, requires = "file")]
     pub prune: bool,
 
+    /// Apply a new URL even though waiting tasks lack a placeholder it adds: the executor will
+    /// cancel those tasks when their time comes. Without it such a change is refused (exit 3),
+    /// naming them
+    #[arg(long)]
+    pub force: bool,
+
     /// Refuse new schedules to this endpoint; what is already scheduled still runs
     #[arg(long, conflicts_with = "undeprecate")]
     pub deprecate: bool,
@@ -254,8 +260,12 @@ Examples:
   httpat register release-roll --signing-secret '${IMS_SIGNING_SECRET}' \\
       --max-in-flight 2 --rate 10/s
 
-  # Stop new schedules while the old system is retired:
+  # A new URL that needs an argument the waiting tasks lack is refused; either keep their
+  # request (a new endpoint, and the old one deprecated)...
+  httpat register release-roll-v2 --url 'https://ims.example/lines/{line}/rolls/{roll}/release/'
   httpat register release-roll --deprecate --reason 'use release-roll-v2'
+  # ... or let the executor cancel them when their time comes:
+  httpat register release-roll --url 'https://ims.example/lines/{line}/rolls/{roll}/release/' --force
 
   # Make the registry match a file (see examples/endpoints.toml):
   httpat register --file endpoints.toml --prune";
