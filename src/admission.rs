@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::context;
 use crate::endpoint::{self, Endpoint};
 use crate::error::{refused, usage};
-use crate::store::{NewTask, Store, Tx};
+use crate::store::{NewTask, Tx};
 use crate::template::UrlTemplate;
 use crate::when;
 
@@ -182,9 +182,11 @@ impl<'a, 'b> Admission<'a, 'b> {
 }
 
 /// The endpoint new work may go to (a task, or a recurring schedule): registered and not
-/// deprecated, else refused with what to do instead.
-pub fn usable_endpoint(store: &Store, name: &str) -> Result<Endpoint> {
-    let Some(endpoint) = store.endpoint(name)? else {
+/// deprecated, else refused with what to do instead. Read so that a change to the endpoint
+/// waits for the caller's transaction: `register` checks the waiting tasks against its new URL,
+/// and none may slip in between.
+pub fn usable_endpoint(store: &Tx, name: &str) -> Result<Endpoint> {
+    let Some(endpoint) = store.endpoint_to_admit(name)? else {
         let names = store.endpoint_names()?;
         let known = if names.is_empty() {
             "none is registered yet (httpat register NAME --url URL)".to_string()

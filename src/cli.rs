@@ -159,6 +159,12 @@ pub struct RegisterArgs {
     #[arg(long, requires = "file")]
     pub prune: bool,
 
+    /// Apply a new URL even though waiting tasks lack a placeholder it adds: the executor will
+    /// cancel those tasks when their time comes. Without it such a change is refused (exit 3),
+    /// naming them
+    #[arg(long)]
+    pub force: bool,
+
     /// Refuse new schedules to this endpoint; what is already scheduled still runs
     #[arg(long, conflicts_with = "undeprecate")]
     pub deprecate: bool,
@@ -273,8 +279,12 @@ Examples:
   httpat register release-roll --signing-secret '${IMS_SIGNING_SECRET}' \\
       --max-in-flight 2 --rate 10/s
 
-  # Stop new schedules while the old system is retired:
+  # A new URL that needs an argument the waiting tasks lack is refused; either keep their
+  # request (a new endpoint, and the old one deprecated)...
+  httpat register release-roll-v2 --url 'https://ims.example/lines/{line}/rolls/{roll}/release/'
   httpat register release-roll --deprecate --reason 'use release-roll-v2'
+  # ... or let the executor cancel them when their time comes:
+  httpat register release-roll --url 'https://ims.example/lines/{line}/rolls/{roll}/release/' --force
 
   # Make the registry match a file (see examples/endpoints.toml):
   httpat register --file endpoints.toml --prune";
@@ -408,11 +418,17 @@ Examples:
 
 #[derive(Debug, Args)]
 #[command(
-    after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'"
+    after_long_help = "Examples:\n  httpat show 42\n  httpat show 42 --json | jq '.attempts[-1].status'\n  httpat show 42 --body > export.csv"
 )]
 pub struct ShowArgs {
     /// The task's id
     pub id: i64,
+
+    /// Write only the last stored response body (of the latest attempt that got a response) to
+    /// standard output, byte for byte, binary included, nothing added; exit 3 when no attempt
+    /// has one. With --json: one document with the body in base64
+    #[arg(long)]
+    pub body: bool,
 }
 
 #[derive(Debug, Args)]
@@ -529,16 +545,24 @@ pub struct RecurArgs {
     pub name: String,
 
     /// The endpoint each firing calls
-    #[arg(required_unless_present_any = ["pause", "resume", "delete"])]
+    #[arg(required_unless_present_any = ["pause", "resume", "delete", "until"], requires = "cron")]
     pub endpoint: Option<String>,
 
     /// When to fire: a 5-field cron expression or @hourly, @daily, @weekly, @monthly
-    #[arg(long, value_name = "EXPR", required_unless_present_any = ["pause", "resume", "delete"])]
+    #[arg(long, value_name = "EXPR", required_unless_present_any = ["pause", "resume", "delete", "until"], requires = "endpoint")]
     pub cron: Option<String>,
 
-    /// The zone EXPR is read in (IANA name, e.g. `Europe/Riga`) [default: the local zone]
+    /// The zone EXPR is read in (IANA name, e.g. `Europe/Riga`), and a local --until TIME
+    /// [default: the local zone]
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+
+    /// No firing after TIME (a firing missed before it may still be made up once); `none`
+    /// lifts it. TIME as `schedule --at` takes it: RFC 3339, 'YYYY-MM-DD HH:MM[:SS]' in the
+    /// local zone or --tz, now, +36h. Alone (`recur NAME --until TIME`) it changes only the end
+    /// of an existing schedule; not given, the end stays as it is
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["pause", "resume", "delete"])]
+    pub until: Option<String>,
 
     /// What every task it makes carries
     #[command(flatten)]
@@ -565,6 +589,11 @@ Examples:
   # Every 15 minutes:
   httpat recur poll-line-3 shift-reminder --cron '*/15 * * * *' --arg channel=line-3
 
+  # Every hour until the end of the year, Riga time:
+  httpat recur line-3-audit shift-reminder --cron '@hourly' --until '2026-12-31 23:59' --tz Europe/Riga
+
+  httpat recur line-3-audit --until +36h
+  httpat recur line-3-audit --until none
   httpat recur daily-export --pause
   httpat recur daily-export --resume
   httpat recur daily-export --delete";

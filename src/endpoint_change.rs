@@ -1,5 +1,6 @@
 //! A change to one endpoint, as `register` and `register --file` ask for it: the checked values
-//! to set, the endpoint they make, and which fields changed.
+//! to set, the endpoint they make, which fields changed, and the waiting tasks a new URL would
+//! strand.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -299,4 +300,108 @@ pub fn apply(
         fields,
     };
     Ok((next, change))
+}
+
+/// How many of the tasks a change would strand are named by id.
+const STRANDED_IDS_SHOWN: u32 = 5;
+
+/// Waiting tasks (scheduled, due, retrying) that a new URL would strand: it needs placeholders
+/// their arguments cannot fill, so the executor would cancel each when its time comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stranded {
+    pub endpoint: String,
+    /// The placeholders the new URL adds.
+    pub placeholders: Vec<String>,
+    pub tasks: u64,
+    /// The first few, by id.
+    pub first_ids: Vec<i64>,
+}
+
+impl Stranded {
+    /// `endpoint "x": the new URL needs "line", which 3 waiting tasks lack (1, 2, 3)`.
+    pub fn describe(&self) -> String {
+        let needs: Vec<String> = self
+            .placeholders
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        let ids: Vec<String> = self.first_ids.iter().map(i64::to_string).collect();
+        let (tasks, lack) = match self.tasks {
+            1 => ("1 waiting task".to_string(), "lacks"),
+            n => (format!("{n} waiting tasks"), "lack"),
+        };
+        let first = if self.tasks > self.first_ids.len() as u64 {
+            "the first: "
+        } else {
+            ""
+        };
+        format!(
+            "endpoint \"{}\": the new URL needs {}, which {tasks} {lack} ({first}{})",
+            self.endpoint,
+            needs.join(", "),
+            ids.join(", ")
+        )
+    }
+
+    /// Why `register NAME` refuses it, and the two ways on.
+    pub fn refusal(&self) -> String {
+        let name = &self.endpoint;
+        format!(
+            "{}; nothing was changed. Either register the new URL under a new name and deprecate \
+             this one, so that the waiting tasks keep their request (httpat register {name}-v2 \
+             --url URL ...; httpat register {name} --deprecate), or give --force: the executor \
+             will cancel those tasks when their time comes",
+            self.describe()
+        )
+    }
+
+    /// What `--force` leaves on stderr.
+    pub fn warning(&self) -> String {
+        format!(
+            "{}: the executor will cancel them when their time comes (--force)",
+            self.describe()
+        )
+    }
+}
+
+/// Why `register --file` refuses the changes that strand tasks, and the two ways on.
+pub fn file_refusal(stranded: &[Stranded]) -> String {
+    let each: Vec<String> = stranded.iter().map(Stranded::describe).collect();
+    format!(
+        "{}; nothing was changed. Either give the new URL to a new endpoint in the file and mark \
+         this one `deprecated = true`, so that the waiting tasks keep their request, or give \
+         --force: the executor will cancel those tasks when their time comes",
+        each.join("; ")
+    )
+}
+
+/// The waiting tasks that `next` would strand: the placeholders its URL adds to `old_url` (all
+/// of them for a new endpoint), that their arguments lack. Run in the transaction that saves
+/// `next`, after `endpoint_to_change` read the endpoint, so that no task admitted meanwhile
+/// escapes the check.
+pub fn stranded_by(store: &Tx, old_url: Option<&str>, next: &Endpoint) -> Result<Option<Stranded>> {
+    if old_url == Some(next.url.as_str()) {
+        return Ok(None);
+    }
+    let old = old_url.and_then(|url| UrlTemplate::parse(url).ok());
+    let old_placeholders = old
+        .as_ref()
+        .map(UrlTemplate::placeholders)
+        .unwrap_or_default();
+    let template = next.template()?;
+    let added: Vec<&str> = template
+        .placeholders()
+        .into_iter()
+        .filter(|name| !old_placeholders.contains(name))
+        .collect();
+    let (tasks, first_ids) = store.tasks_lacking(&next.name, &added, STRANDED_IDS_SHOWN)?;
+    if tasks == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Stranded {
+        endpoint: next.name.clone(),
+        placeholders: added.iter().map(|name| name.to_string()).collect(),
+        tasks,
+        first_ids,
+    }))
 }

@@ -412,8 +412,12 @@ impl Tick {
 
     fn plan_firing(&self, schedule: &Schedule) -> Result<Firing> {
         let rule = CronRule::parse(&schedule.cron, when::parse_zone(&schedule.zone)?)?;
+        // A schedule that ends fires nothing after its end, a missed firing included.
+        let horizon = schedule
+            .until_at
+            .map_or(self.start, |until| until.min(self.start));
         let fire_at = rule
-            .latest_between(schedule.next_fire_at, self.start)?
+            .latest_between(schedule.next_fire_at, horizon)?
             .unwrap_or(schedule.next_fire_at);
         let missed = rule.count_between(schedule.next_fire_at, fire_at)?;
         Ok(Firing {

@@ -59,8 +59,9 @@ fn bad_and_good_tasks(env: &Env, server: &Server) -> Tasks {
             .map(|n| env.schedule(&["good", "--at", NOW, "--arg", &format!("n={n}")]))
             .collect(),
     };
-    // The endpoint changes after the task was scheduled: its URL no longer renders.
-    register("moved", &server.url("/batches/{batch}"), &[]);
+    // The endpoint changes after the task was scheduled (forced past the refusal that would
+    // strand it): its URL no longer renders.
+    register("moved", &server.url("/batches/{batch}"), &["--force"]);
     // Rows damaged behind httpat's back: sent as they read, the requests would lack their
     // arguments and the endpoint's token.
     if let Some((damaged_args, _)) = tasks.damaged {

@@ -13,7 +13,7 @@ const NOW: &str = "2026-11-25T12:00:00Z";
 const LATER: &str = "2026-11-25T12:10:00Z";
 
 /// A database with tasks in every state but running, their attempts and history, a schedule
-/// that fired, a paused one, and tick records.
+/// that fired (and ends), a paused one, and tick records.
 fn filled(env: &mut Env, server: &Server) {
     server.script("/busy", vec![Reply::status(503)]);
     server.script("/gone", vec![Reply::status(404)]);
@@ -72,6 +72,8 @@ fn filled(env: &mut Env, server: &Server) {
         "Europe/Riga",
         "--arg",
         "scope=x",
+        "--until",
+        "2030-01-01T00:00:00Z",
     ]);
     env.ok(&[
         "recur",

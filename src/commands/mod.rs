@@ -27,7 +27,7 @@ use crate::context::Context;
 pub fn run(command: Command, context: &Context) -> Result<()> {
     match command {
         Command::Register(args) => match &args.file {
-            Some(file) => register_file::run(file, args.prune, context),
+            Some(file) => register_file::run(file, args.prune, args.force, context),
             None => register::run(args, context),
         },
         Command::Endpoints(args) => endpoints::run(args, context),

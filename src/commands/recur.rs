@@ -1,8 +1,8 @@
 //! `httpat recur NAME ENDPOINT --cron EXPR ...`: create or update a recurring schedule and say
-//! what changed; `--pause`, `--resume`, `--delete`.
+//! what changed; `--pause`, `--resume`, `--delete`; `--until` alone moves or lifts its end.
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::admission::{build_args, check_args, usable_endpoint};
@@ -46,8 +46,30 @@ pub struct RecurChange {
     pub name: String,
     pub change: ScheduleChange,
     pub fields: Vec<&'static str>,
+    /// null when the schedule is paused, deleted or ended.
     pub next_fire_at: Option<String>,
+    pub until_at: Option<String>,
+    /// Past its end: it never fires again (unless its end is moved or lifted).
+    pub ended: bool,
 }
+
+impl RecurChange {
+    fn of(schedule: &Schedule, change: ScheduleChange, fields: Vec<&'static str>) -> RecurChange {
+        let fires =
+            !schedule.ended() && schedule.paused_at.is_none() && change != ScheduleChange::Deleted;
+        RecurChange {
+            name: schedule.name.clone(),
+            change,
+            fields,
+            next_fire_at: fires.then(|| when::rfc3339(schedule.next_fire_at)),
+            until_at: schedule.until_at.map(when::rfc3339),
+            ended: schedule.ended(),
+        }
+    }
+}
+
+/// What `--until` asks: None when not given, `Some(None)` for `none` (no end).
+type UntilChange = Option<Option<DateTime<Utc>>>;
 
 pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
     endpoint::check_name(&args.name).map_err(|_| {
@@ -60,13 +82,34 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
         let store = context.read_store()?;
         let now = context.now_for(&store)?;
         store.in_transaction(|store| switch(store, &args, now))?
+    } else if args.endpoint.is_none() {
+        // `recur NAME --until TIME|none`: only the end of an existing schedule.
+        let task = &args.task;
+        if !task.args.is_empty()
+            || task.args_json.is_some()
+            || task.priority.is_some()
+            || task.max_attempts.is_some()
+        {
+            return Err(usage(format!(
+                "recur {} --until changes only the end; to change what the schedule makes, give \
+                 it whole: recur {} ENDPOINT --cron EXPR ...",
+                args.name, args.name
+            )));
+        }
+        parse_until(&args, context.now()?)?;
+        let store = context.read_store()?;
+        let now = context.now_for(&store)?;
+        let until = parse_until(&args, now)?;
+        store.in_transaction(|store| end(store, &args.name, until, now))?
     } else {
         // Checked before the database is opened; the next firing counted by its clock.
         check(&args, context.now()?)?;
+        parse_until(&args, context.now()?)?;
         let store = context.open_store()?;
         let now = context.now_for(&store)?;
         let wanted = check(&args, now)?;
-        store.in_transaction(|store| define(store, wanted, now))?
+        let until = parse_until(&args, now)?;
+        store.in_transaction(|store| define(store, wanted, until, now))?
     };
     if context.json {
         return render::print_json(&change);
@@ -78,7 +121,77 @@ pub fn run(args: RecurArgs, context: &Context) -> Result<()> {
     if let Some(next) = change.next_fire_at.as_deref() {
         log::info!("next firing {next}");
     }
+    let end_moved = change.change == ScheduleChange::Created || change.fields.contains(&"until");
+    if change.ended && end_moved {
+        log::warn!(
+            "schedule \"{}\" ends at {}, before its next firing: it fires no more (--until none \
+             lifts the end)",
+            change.name,
+            change.until_at.as_deref().unwrap_or_default()
+        );
+    }
     Ok(())
+}
+
+/// `--until TIME|none`, TIME read as `schedule --at` reads it (in `--tz` when given), to the
+/// millisecond, never later than asked.
+fn parse_until(args: &RecurArgs, now: DateTime<Utc>) -> Result<UntilChange> {
+    let Some(text) = args.until.as_deref() else {
+        return Ok(None);
+    };
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Some(None));
+    }
+    let zone = args.tz.as_deref().map(when::parse_zone).transpose()?;
+    let until = when::parse_time(text, now, zone)
+        .map_err(|e| usage(format!("--until: {e:#}; or none, to lift the end")))?;
+    let until = until
+        .duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(until);
+    Ok(Some(Some(until)))
+}
+
+/// Moves or lifts the end of `schedule`; true when it changed. A schedule that had ended and
+/// fires again starts from the next future time, as `--resume` does: firings missed while it
+/// had ended are not made up.
+fn move_end(
+    schedule: &mut Schedule,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    if schedule.until_at == until {
+        return Ok(false);
+    }
+    let had_ended = schedule.ended();
+    schedule.until_at = until;
+    if had_ended && !schedule.ended() {
+        let rule = CronRule::parse(&schedule.cron, when::parse_zone(&schedule.zone)?)?;
+        schedule.next_fire_at = rule.next_after(now)?;
+    }
+    Ok(true)
+}
+
+/// `recur NAME --until TIME|none`.
+fn end(store: &Tx, name: &str, until: UntilChange, now: DateTime<Utc>) -> Result<RecurChange> {
+    let Some(mut schedule) = store.schedule(name)? else {
+        return Err(refused(format!(
+            "schedule \"{name}\" does not exist (see httpat recurring)"
+        )));
+    };
+    let until = until.ok_or_else(|| usage("give --until TIME, or none"))?;
+    if !move_end(&mut schedule, until, now)? {
+        return Ok(RecurChange::of(
+            &schedule,
+            ScheduleChange::Unchanged,
+            Vec::new(),
+        ));
+    }
+    store.save_schedule(&schedule, now)?;
+    Ok(RecurChange::of(
+        &schedule,
+        ScheduleChange::Updated,
+        vec!["until"],
+    ))
 }
 
 /// Checks the definition before the database is touched.
@@ -117,16 +230,26 @@ fn check(args: &RecurArgs, now: DateTime<Utc>) -> Result<Schedule> {
         next_fire_at: rule.next_after(now)?,
         last_fire_at: None,
         last_task_id: None,
+        until_at: None,
     })
 }
 
-/// Creates or updates; the endpoint must exist, not be deprecated, and take the arguments.
-fn define(store: &Tx, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurChange> {
+/// Creates or updates; the endpoint must exist, not be deprecated, and take the arguments. An
+/// end not given stays as it is.
+fn define(
+    store: &Tx,
+    mut wanted: Schedule,
+    until: UntilChange,
+    now: DateTime<Utc>,
+) -> Result<RecurChange> {
     let endpoint = usable_endpoint(store, &wanted.endpoint)?;
     check_args(&endpoint, &endpoint.template()?, &wanted.args)?;
     let current = store.schedule(&wanted.name)?;
     let (change, fields) = match &current {
-        None => (ScheduleChange::Created, Vec::new()),
+        None => {
+            wanted.until_at = until.flatten();
+            (ScheduleChange::Created, Vec::new())
+        }
         Some(current) => {
             let mut fields = Vec::new();
             if current.endpoint != wanted.endpoint {
@@ -154,6 +277,12 @@ fn define(store: &Tx, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurC
             wanted.paused_at = current.paused_at;
             wanted.last_fire_at = current.last_fire_at;
             wanted.last_task_id = current.last_task_id;
+            wanted.until_at = current.until_at;
+            if let Some(until) = until {
+                if move_end(&mut wanted, until, now)? {
+                    fields.push("until");
+                }
+            }
             let change = if fields.is_empty() {
                 ScheduleChange::Unchanged
             } else {
@@ -165,12 +294,7 @@ fn define(store: &Tx, mut wanted: Schedule, now: DateTime<Utc>) -> Result<RecurC
     if change != ScheduleChange::Unchanged {
         store.save_schedule(&wanted, now)?;
     }
-    Ok(RecurChange {
-        name: wanted.name,
-        change,
-        fields,
-        next_fire_at: Some(when::rfc3339(wanted.next_fire_at)),
-    })
+    Ok(RecurChange::of(&wanted, change, fields))
 }
 
 /// `--pause`, `--resume`, `--delete`.
@@ -200,11 +324,9 @@ fn switch(store: &Tx, args: &RecurArgs, now: DateTime<Utc>) -> Result<RecurChang
         }
         ScheduleChange::Resumed
     };
-    Ok(RecurChange {
-        name: schedule.name,
-        change,
-        fields: Vec::new(),
-        next_fire_at: (change == ScheduleChange::Resumed)
-            .then(|| when::rfc3339(schedule.next_fire_at)),
-    })
+    let mut shown = RecurChange::of(&schedule, change, Vec::new());
+    if change != ScheduleChange::Resumed {
+        shown.next_fire_at = None;
+    }
+    Ok(shown)
 }

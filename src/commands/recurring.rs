@@ -22,7 +22,12 @@ pub struct ScheduleView {
     pub priority: i64,
     pub max_attempts: Option<u32>,
     pub paused: bool,
+    /// Past its end (`recur --until`): it fires no more.
+    pub ended: bool,
+    /// null when paused or ended.
     pub next_fire_at: Option<String>,
+    /// No firing after this time; null when it never ends.
+    pub until_at: Option<String>,
     pub last_fire_at: Option<String>,
     pub last_task_id: Option<i64>,
     pub last_task_state: Option<State>,
@@ -37,13 +42,14 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
             Some(id) => store.task_state(id, now)?,
             None => None,
         };
+        let ended = schedule.ended();
         views.push((
             ScheduleView {
                 paused: schedule.paused_at.is_some(),
-                next_fire_at: schedule
-                    .paused_at
-                    .is_none()
+                ended,
+                next_fire_at: (schedule.paused_at.is_none() && !ended)
                     .then(|| when::rfc3339(schedule.next_fire_at)),
+                until_at: schedule.until_at.map(when::rfc3339),
                 last_fire_at: schedule.last_fire_at.map(when::rfc3339),
                 name: schedule.name,
                 endpoint: schedule.endpoint,
@@ -57,10 +63,11 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
             },
             schedule.next_fire_at,
             schedule.last_fire_at,
+            schedule.until_at,
         ));
     }
     if context.json {
-        let views: Vec<&ScheduleView> = views.iter().map(|(v, _, _)| v).collect();
+        let views: Vec<&ScheduleView> = views.iter().map(|(v, _, _, _)| v).collect();
         return render::print_json(&views);
     }
     if views.is_empty() {
@@ -69,7 +76,9 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
         );
         return Ok(());
     }
-    let mut table = render::table(&[
+    // The end is shown only when some schedule has one.
+    let ends = views.iter().any(|(_, _, _, until)| until.is_some());
+    let mut header = vec![
         "name",
         "endpoint",
         "cron",
@@ -79,9 +88,15 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
         "last",
         "last task",
         "paused",
-    ]);
-    for (view, next, last) in &views {
-        let (next_time, next_relative) = if view.paused {
+    ];
+    if ends {
+        header.push("until");
+    }
+    let mut table = render::table(&header);
+    for (view, next, last, until) in &views {
+        let (next_time, next_relative) = if view.ended {
+            ("ended".to_string(), String::new())
+        } else if view.paused {
             ("-".to_string(), String::new())
         } else {
             (
@@ -103,7 +118,7 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
             (Some(id), None) => format!("{id} pruned"),
             _ => String::new(),
         };
-        table.add_row(vec![
+        let mut row = vec![
             Cell::new(&view.name),
             Cell::new(&view.endpoint),
             Cell::new(&view.cron),
@@ -113,7 +128,12 @@ pub fn run(_args: RecurringArgs, context: &Context) -> Result<()> {
             Cell::new(last_time),
             Cell::new(last_task),
             Cell::new(if view.paused { "yes" } else { "" }),
-        ]);
+        ];
+        if ends {
+            let until = until.map(|at| when::display(at, context.utc));
+            row.push(Cell::new(until.unwrap_or_default()));
+        }
+        table.add_row(row);
     }
     render::print_table(&table);
     Ok(())

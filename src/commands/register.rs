@@ -9,9 +9,9 @@ use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
 use crate::endpoint_change::{
     apply, check_notify_target, check_notify_targets, check_signing, check_tls_path, check_url,
-    ChangeKind, Requested,
+    stranded_by, ChangeKind, Requested,
 };
-use crate::error::usage;
+use crate::error::{refused, usage};
 use crate::limits;
 use crate::render;
 use crate::tls::Role;
@@ -23,15 +23,24 @@ pub fn run(args: RegisterArgs, context: &Context) -> Result<()> {
     let requested = check(&args)?;
     let store = context.open_store()?;
     let now = context.now_for(&store)?;
-    let change = store.in_transaction(|store| {
-        let current = store.endpoint(&name)?;
+    let (change, stranded) = store.in_transaction(|store| {
+        let current = store.endpoint_to_change(&name)?;
+        let old_url = current.as_ref().map(|e| e.url.clone());
         let (next, change) = apply(&name, current, requested, now)?;
-        if change.change != ChangeKind::Unchanged {
-            store.save_endpoint(&next, now)?;
-            check_notify_targets(store, &[])?;
+        if change.change == ChangeKind::Unchanged {
+            return Ok((change, None));
         }
-        Ok(change)
+        let stranded = stranded_by(store, old_url.as_deref(), &next)?;
+        match &stranded {
+            Some(stranded) if !args.force => return Err(refused(stranded.refusal())),
+            _ => store.save_endpoint(&next, now)?,
+        }
+        check_notify_targets(store, &[])?;
+        Ok((change, stranded))
     })?;
+    if let Some(stranded) = stranded {
+        log::warn!("{}", stranded.warning());
+    }
     if context.json {
         return render::print_json(&change);
     }

@@ -1,5 +1,6 @@
-//! `httpat register --file endpoints.toml|- [--prune]`: make the registry match a file (or
-//! standard input), in one transaction, all or nothing.
+//! `httpat register --file endpoints.toml|- [--prune] [--force]`: make the registry match a file
+//! (or standard input), in one transaction, all or nothing; a new URL that would strand waiting
+//! tasks is refused, as `register` refuses it, unless `--force`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,7 @@ use crate::context::Context;
 use crate::endpoint::{self, SuccessStatuses};
 use crate::endpoint_change::{
     apply, check_notify_target, check_notify_targets, check_signing, check_tls_path, check_url,
-    Change, ChangeKind, Requested,
+    file_refusal, stranded_by, Change, ChangeKind, Requested,
 };
 use crate::error::{refused, usage};
 use crate::limits;
@@ -57,7 +58,7 @@ struct EndpointEntry {
     on_success: Option<String>,
 }
 
-pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
+pub fn run(file: &Path, prune: bool, force: bool, context: &Context) -> Result<()> {
     let (source, text) = read_file(file)?;
     // Relative TLS paths start from the file's folder (from the current one for stdin).
     let base = (file != Path::new("-")).then(|| file.parent()).flatten();
@@ -74,18 +75,25 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
     }
     let store = context.open_store()?;
     let now = context.now_for(&store)?;
-    let changes = store.in_transaction(|store| {
+    let (changes, stranded) = store.in_transaction(|store| {
         let mut changes = Vec::new();
         let mut named = Vec::new();
         let mut removed = Vec::new();
+        let mut stranded = Vec::new();
         for (name, requested) in wanted {
-            let current = store.endpoint(&name)?;
+            let current = store.endpoint_to_change(&name)?;
+            let old_url = current.as_ref().map(|e| e.url.clone());
             let (next, change) = apply(&name, current, requested, now)?;
             if change.change != ChangeKind::Unchanged {
+                stranded.extend(stranded_by(store, old_url.as_deref(), &next)?);
                 store.save_endpoint(&next, now)?;
             }
             named.push(name);
             changes.push(change);
+        }
+        // Every endpoint is checked first, so that the refusal names them all.
+        if !stranded.is_empty() && !force {
+            return Err(refused(file_refusal(&stranded)));
         }
         if prune {
             for endpoint in store.endpoints()? {
@@ -110,8 +118,11 @@ pub fn run(file: &Path, prune: bool, context: &Context) -> Result<()> {
             }
         }
         check_notify_targets(store, &removed)?;
-        Ok(changes)
+        Ok((changes, stranded))
     })?;
+    for stranded in &stranded {
+        log::warn!("{}", stranded.warning());
+    }
     if context.json {
         return render::print_json(&changes);
     }

@@ -1,6 +1,11 @@
-//! `httpat show ID`: one task whole, its request, attempts and history.
+//! `httpat show ID`: one task whole, its request, attempts and history; `show ID --body`: only
+//! its last stored response body, as it came.
 
-use anyhow::Result;
+use std::io::Write as _;
+
+use anyhow::{Context as _, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -12,7 +17,7 @@ use crate::error::refused;
 use crate::render::{self, TaskView};
 use crate::request::{endpoint_gone, RequestPlan};
 use crate::store::{AttemptRecord, Transition};
-use crate::task::State;
+use crate::task::{State, Task};
 use crate::tls::TlsFiles;
 use crate::when;
 
@@ -62,6 +67,20 @@ pub struct AttemptView {
     pub request: Option<serde_json::Value>,
 }
 
+/// What `show ID --body --json` prints: the body in base64, so that any bytes fit.
+#[derive(Debug, Serialize)]
+pub struct BodyView {
+    pub id: i64,
+    /// The attempt whose response it is.
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub body_bytes: usize,
+    /// Cut at the stored limit (64 KiB) when it was received.
+    pub body_truncated: bool,
+    pub body_base64: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct TransitionView {
     pub at: String,
@@ -77,6 +96,9 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
     let task = store
         .task(args.id)?
         .ok_or_else(|| refused(format!("task {} does not exist (see httpat list)", args.id)))?;
+    if args.body {
+        return print_body(&task, store.attempts_of(task.id)?, context.json);
+    }
     let endpoint = store.endpoint(&task.endpoint)?;
     let budget = endpoint
         .as_ref()
@@ -142,6 +164,45 @@ pub fn run(args: ShowArgs, context: &Context) -> Result<()> {
     }
     print(&detail, now, context.utc);
     Ok(())
+}
+
+/// `--body`: the body of the latest attempt that got a response (an empty one included), as
+/// stored; with `json`, in base64.
+fn print_body(task: &Task, attempts: Vec<AttemptRecord>, json: bool) -> Result<()> {
+    let Some(mut attempt) = attempts.into_iter().rev().find(|a| a.body.is_some()) else {
+        return Err(refused(format!(
+            "task {} has no stored response body: no attempt got a response yet (see httpat \
+             show {})",
+            task.id, task.id
+        )));
+    };
+    let body = attempt.body.take().unwrap_or_default();
+    if attempt.body_truncated {
+        log::warn!(
+            "the body of task {} (attempt {}) was cut at the stored limit: these are its first \
+             {} bytes",
+            task.id,
+            attempt.number,
+            body.len()
+        );
+    }
+    if json {
+        return render::print_json(&BodyView {
+            id: task.id,
+            attempt: attempt.number,
+            status: attempt.status,
+            content_type: attempt.content_type,
+            body_bytes: body.len(),
+            body_truncated: attempt.body_truncated,
+            body_base64: STANDARD.encode(&body),
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&body).and_then(|()| out.flush()) {
+        // A reader that stopped (`| head -c 10`) took what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("cannot write the body to standard output"),
+    }
 }
 
 fn attempt_view(attempt: AttemptRecord) -> AttemptView {

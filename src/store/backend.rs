@@ -38,6 +38,22 @@ pub trait Endpoints {
     ) -> Result<Vec<EndpointActivity>>;
     fn endpoint_names(&self) -> Result<Vec<String>>;
     fn unfinished_tasks_of(&self, name: &str) -> Result<u64>;
+    /// The endpoint, read to change it: on PostgreSQL its row stays locked until the
+    /// transaction ends, so that a task admitted to it meanwhile waits for the change (SQLite's
+    /// one writer already makes them take turns).
+    fn endpoint_to_change(&self, name: &str) -> Result<Option<Endpoint>>;
+    /// The endpoint, read to admit new work to it: on PostgreSQL a lock that shares with other
+    /// admissions and with claims, but makes `endpoint_to_change` wait until it commits.
+    fn endpoint_to_admit(&self, name: &str) -> Result<Option<Endpoint>>;
+    /// The waiting tasks of an endpoint (scheduled, due or retrying: unclaimed, unfinished)
+    /// whose arguments lack a plain value (a string, number or boolean, as a URL placeholder
+    /// needs) for one of `placeholders`: how many, and the first `limit` ids.
+    fn tasks_lacking(
+        &self,
+        endpoint: &str,
+        placeholders: &[&str],
+        limit: u32,
+    ) -> Result<(u64, Vec<i64>)>;
     /// Inserts the endpoint, or replaces the stored one of the same name.
     fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()>;
     fn delete_endpoint(&self, name: &str) -> Result<()>;

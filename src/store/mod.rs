@@ -398,6 +398,31 @@ impl Tx<'_> {
         self.backend().delete_endpoint(name)
     }
 
+    /// The endpoint, read to change it: no task can be admitted to it until this transaction
+    /// ends, so that what is checked of its waiting tasks stays true until the change commits.
+    pub fn endpoint_to_change(&self, name: &str) -> Result<Option<Endpoint>> {
+        self.backend().endpoint_to_change(name)
+    }
+
+    /// The endpoint, read to admit new work to it: a change to it waits for this transaction.
+    pub fn endpoint_to_admit(&self, name: &str) -> Result<Option<Endpoint>> {
+        self.backend().endpoint_to_admit(name)
+    }
+
+    /// The waiting tasks (scheduled, due, retrying) of an endpoint whose arguments cannot fill
+    /// one of `placeholders`: how many, and the first `limit` ids.
+    pub fn tasks_lacking(
+        &self,
+        endpoint: &str,
+        placeholders: &[&str],
+        limit: u32,
+    ) -> Result<(u64, Vec<i64>)> {
+        if placeholders.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        self.backend().tasks_lacking(endpoint, placeholders, limit)
+    }
+
     /// Stores a new task and its first transition (`scheduled`, or `due` when its time has
     /// come); returns its id, or None when its key is taken (nothing is stored).
     pub fn insert_task(

@@ -164,6 +164,15 @@ pub struct Schedule {
     pub next_fire_at: DateTime<Utc>,
     pub last_fire_at: Option<DateTime<Utc>>,
     pub last_task_id: Option<i64>,
+    /// No firing after this time (`recur --until`); None: it never ends.
+    pub until_at: Option<DateTime<Utc>>,
+}
+
+impl Schedule {
+    /// Past its end: its next firing would come after `--until`, so it never fires again.
+    pub fn ended(&self) -> bool {
+        self.until_at.is_some_and(|until| self.next_fire_at > until)
+    }
 }
 
 /// One firing a tick is about to make: the schedule as read, the firing's time, and the next.

@@ -219,7 +219,8 @@ impl Claims for Postgres {
                      OR EXISTS (SELECT 1 FROM tasks \
                          WHERE outcome IS NULL AND tick_id IS NULL AND next_attempt_at <= $1) \
                      OR EXISTS (SELECT 1 FROM schedules \
-                         WHERE paused_at IS NULL AND next_fire_at <= $1)",
+                         WHERE paused_at IS NULL AND next_fire_at <= $1 \
+                             AND (until_at IS NULL OR next_fire_at <= until_at))",
                 &[&at(now)],
             )?
             .try_get(0)?)

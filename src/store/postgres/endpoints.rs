@@ -135,6 +135,54 @@ impl Endpoints for Postgres {
         Ok(count(row.try_get(0)?))
     }
 
+    /// FOR UPDATE: it waits for admissions holding the row (`endpoint_to_admit`) to commit,
+    /// and they wait for it; claims (FOR NO KEY UPDATE) take turns with it too.
+    fn endpoint_to_change(&self, name: &str) -> Result<Option<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = $1 FOR UPDATE");
+        self.query_opt(&sql, &[&name])
+            .with_context(|| format!("cannot read endpoint \"{name}\""))?
+            .map(|row| endpoint_from_row(&row))
+            .transpose()
+    }
+
+    /// FOR KEY SHARE: admissions share it, and claims (FOR NO KEY UPDATE) do not wait for it;
+    /// only a change (FOR UPDATE) does.
+    fn endpoint_to_admit(&self, name: &str) -> Result<Option<Endpoint>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE name = $1 FOR KEY SHARE");
+        self.query_opt(&sql, &[&name])
+            .with_context(|| format!("cannot read endpoint \"{name}\""))?
+            .map(|row| endpoint_from_row(&row))
+            .transpose()
+    }
+
+    fn tasks_lacking(
+        &self,
+        endpoint: &str,
+        placeholders: &[&str],
+        limit: u32,
+    ) -> Result<(u64, Vec<i64>)> {
+        let rows = self
+            .query(
+                "SELECT id, count(*) OVER () FROM tasks t \
+                 WHERE endpoint = $1 AND outcome IS NULL AND tick_id IS NULL \
+                     AND EXISTS (SELECT 1 FROM unnest($2::text[]) p (name) \
+                         WHERE coalesce(jsonb_typeof(t.args -> p.name), 'null') \
+                             IN ('null', 'array', 'object')) \
+                 ORDER BY id LIMIT $3",
+                &[&endpoint, &placeholders, &i64::from(limit)],
+            )
+            .with_context(|| format!("cannot read the waiting tasks of endpoint \"{endpoint}\""))?;
+        let total = match rows.first() {
+            Some(row) => count(row.try_get(1)?),
+            None => 0,
+        };
+        let ids = rows
+            .iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect::<Result<_>>()?;
+        Ok((total, ids))
+    }
+
     fn save_endpoint(&self, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<()> {
         let headers = serde_json::to_string(&endpoint.headers)?;
         let timeout_ms = endpoint.timeout.as_millis() as i64;

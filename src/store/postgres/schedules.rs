@@ -13,7 +13,7 @@ use crate::store::rows::schedule_args;
 
 pub(super) const SCHEDULE_COLUMNS: &str =
     "name, endpoint, cron, zone, args::text, priority, max_attempts, \
-     paused_at, next_fire_at, last_fire_at, last_task_id";
+     paused_at, next_fire_at, last_fire_at, last_task_id, until_at";
 
 pub(super) fn schedule_from_row(row: &Row) -> Result<Schedule> {
     Ok(Schedule {
@@ -28,6 +28,7 @@ pub(super) fn schedule_from_row(row: &Row) -> Result<Schedule> {
         next_fire_at: row.try_get(8)?,
         last_fire_at: row.try_get(9)?,
         last_task_id: row.try_get(10)?,
+        until_at: row.try_get(11)?,
     })
 }
 
@@ -51,7 +52,9 @@ impl Schedules for Postgres {
     fn schedules_due(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>> {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules \
-             WHERE paused_at IS NULL AND next_fire_at <= $1 ORDER BY next_fire_at, name"
+             WHERE paused_at IS NULL AND next_fire_at <= $1 \
+                 AND (until_at IS NULL OR next_fire_at <= until_at) \
+             ORDER BY next_fire_at, name"
         );
         self.query(&sql, &[&at(now)])?
             .iter()
@@ -64,11 +67,13 @@ impl Schedules for Postgres {
         let max_attempts = schedule.max_attempts.map(|n| n as i32);
         self.execute(
             "INSERT INTO schedules (name, endpoint, cron, zone, args, priority, max_attempts, \
-                 paused_at, next_fire_at, last_fire_at, last_task_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 paused_at, next_fire_at, last_fire_at, last_task_id, created_at, updated_at, \
+                 until_at) \
+             VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
              ON CONFLICT (name) DO UPDATE SET endpoint = $2, cron = $3, zone = $4, \
                  args = $5::text::jsonb, priority = $6, max_attempts = $7, paused_at = $8, \
-                 next_fire_at = $9, last_fire_at = $10, last_task_id = $11, updated_at = $12",
+                 next_fire_at = $9, last_fire_at = $10, last_task_id = $11, updated_at = $12, \
+                 until_at = $13",
             &[
                 &schedule.name,
                 &schedule.endpoint,
@@ -82,6 +87,7 @@ impl Schedules for Postgres {
                 &schedule.last_fire_at.map(at),
                 &schedule.last_task_id,
                 &at(now),
+                &schedule.until_at.map(at),
             ],
         )
         .with_context(|| format!("cannot save schedule \"{}\"", schedule.name))?;
@@ -102,7 +108,8 @@ impl Schedules for Postgres {
         let advanced = self
             .execute(
                 "UPDATE schedules SET next_fire_at = $1, last_fire_at = $2 \
-                 WHERE name = $3 AND next_fire_at = $4 AND paused_at IS NULL",
+                 WHERE name = $3 AND next_fire_at = $4 AND paused_at IS NULL \
+                     AND (until_at IS NULL OR until_at >= $2)",
                 &[&not_before(next), &at(fired), &name, &read],
             )
             .with_context(|| format!("cannot advance schedule \"{name}\""))?;

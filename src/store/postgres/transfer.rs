@@ -52,8 +52,8 @@ impl Transfers for Postgres {
         for row in self.query(&sql, &[])? {
             snapshot.schedules.push(Dated {
                 row: schedule_from_row(&row)?,
-                created_at: row.try_get(11)?,
-                updated_at: row.try_get(12)?,
+                created_at: row.try_get(12)?,
+                updated_at: row.try_get(13)?,
             });
         }
         let sql = format!("SELECT {TICK_COLUMNS}, host, boot_id, pid_ns FROM ticks ORDER BY seq");
@@ -186,8 +186,9 @@ impl Transfers for Postgres {
             self.execute(
                 "INSERT INTO schedules (name, endpoint, cron, zone, args, priority, \
                      max_attempts, paused_at, next_fire_at, last_fire_at, last_task_id, \
-                     created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     created_at, updated_at, until_at) \
+                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $14)",
                 &[
                     &schedule.name,
                     &schedule.endpoint,
@@ -202,6 +203,7 @@ impl Transfers for Postgres {
                     &schedule.last_task_id,
                     &at(*created_at),
                     &at(*updated_at),
+                    &schedule.until_at.map(at),
                 ],
             )?;
         }

@@ -144,6 +144,43 @@ impl Endpoints for Sqlite {
         Ok(count as u64)
     }
 
+    /// The write transaction already keeps every other writer out.
+    fn endpoint_to_change(&self, name: &str) -> Result<Option<Endpoint>> {
+        self.endpoint(name)
+    }
+
+    fn endpoint_to_admit(&self, name: &str) -> Result<Option<Endpoint>> {
+        self.endpoint(name)
+    }
+
+    fn tasks_lacking(
+        &self,
+        endpoint: &str,
+        placeholders: &[&str],
+        limit: u32,
+    ) -> Result<(u64, Vec<i64>)> {
+        // Placeholder names are letters, digits, `_` and `-`: quoted, they are a safe JSON path.
+        // Arguments that are not JSON are left out (a tick cancels such a task anyway), and CASE
+        // keeps json_type from reading them.
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, count(*) OVER () FROM tasks t \
+             WHERE endpoint = ?1 AND outcome IS NULL AND tick_id IS NULL \
+                 AND CASE WHEN json_valid(t.args) THEN EXISTS (SELECT 1 FROM json_each(?2) p \
+                     WHERE coalesce(json_type(t.args, '$.\"' || p.value || '\"'), 'null') \
+                         IN ('null', 'array', 'object')) ELSE 0 END \
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = statement.query_map(
+            params![endpoint, serde_json::to_string(placeholders)?, limit],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        let rows = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .with_context(|| format!("cannot read the waiting tasks of endpoint \"{endpoint}\""))?;
+        let total = rows.first().map_or(0, |(_, total)| *total as u64);
+        Ok((total, rows.into_iter().map(|(id, _)| id).collect()))
+    }
+
     /// Removes an endpoint; its tasks stay (a tick cancels unfinished ones, naming the cause).
     fn delete_endpoint(&self, name: &str) -> Result<()> {
         self.conn

@@ -11,7 +11,7 @@ use crate::store::rows::schedule_args;
 
 pub(super) const SCHEDULE_COLUMNS: &str =
     "name, endpoint, cron, zone, args, priority, max_attempts, \
-     paused_at, next_fire_at, last_fire_at, last_task_id";
+     paused_at, next_fire_at, last_fire_at, last_task_id, until_at";
 
 pub(super) fn schedule_from_row(row: &Row) -> rusqlite::Result<Schedule> {
     Ok(Schedule {
@@ -26,6 +26,7 @@ pub(super) fn schedule_from_row(row: &Row) -> rusqlite::Result<Schedule> {
         next_fire_at: from_millis(row.get(8)?),
         last_fire_at: row.get::<_, Option<i64>>(9)?.map(from_millis),
         last_task_id: row.get(10)?,
+        until_at: row.get::<_, Option<i64>>(11)?.map(from_millis),
     })
 }
 
@@ -47,11 +48,13 @@ impl Schedules for Sqlite {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Active schedules whose next firing is at or before `now`.
+    /// Active schedules whose next firing is at or before `now`; an ended one never is.
     fn schedules_due(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>> {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS} FROM schedules \
-             WHERE paused_at IS NULL AND next_fire_at <= ?1 ORDER BY next_fire_at, name"
+             WHERE paused_at IS NULL AND next_fire_at <= ?1 \
+                 AND (until_at IS NULL OR next_fire_at <= until_at) \
+             ORDER BY next_fire_at, name"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([millis(now)], schedule_from_row)?;
@@ -63,13 +66,15 @@ impl Schedules for Sqlite {
         self.conn
             .prepare_cached(
                 "INSERT INTO schedules (name, endpoint, cron, zone, args, priority, max_attempts, \
-                     paused_at, next_fire_at, last_fire_at, last_task_id, created_at, updated_at) \
+                     paused_at, next_fire_at, last_fire_at, last_task_id, until_at, created_at, \
+                     updated_at) \
                  VALUES (:name, :endpoint, :cron, :zone, :args, :priority, :max_attempts, \
-                     :paused, :next, :last, :last_task, :now, :now) \
+                     :paused, :next, :last, :last_task, :until, :now, :now) \
                  ON CONFLICT (name) DO UPDATE SET endpoint = :endpoint, cron = :cron, \
                      zone = :zone, args = :args, priority = :priority, \
                      max_attempts = :max_attempts, paused_at = :paused, next_fire_at = :next, \
-                     last_fire_at = :last, last_task_id = :last_task, updated_at = :now",
+                     last_fire_at = :last, last_task_id = :last_task, until_at = :until, \
+                     updated_at = :now",
             )?
             .execute(named_params! {
                 ":name": schedule.name,
@@ -83,6 +88,7 @@ impl Schedules for Sqlite {
                 ":next": millis_not_before(schedule.next_fire_at),
                 ":last": schedule.last_fire_at.map(millis),
                 ":last_task": schedule.last_task_id,
+                ":until": schedule.until_at.map(millis),
                 ":now": millis(now),
             })
             .with_context(|| format!("cannot save schedule \"{}\"", schedule.name))?;
@@ -108,7 +114,8 @@ impl Schedules for Sqlite {
             .conn
             .prepare_cached(
                 "UPDATE schedules SET next_fire_at = :next, last_fire_at = :fired \
-                 WHERE name = :name AND next_fire_at = :read AND paused_at IS NULL",
+                 WHERE name = :name AND next_fire_at = :read AND paused_at IS NULL \
+                     AND (until_at IS NULL OR until_at >= :fired)",
             )?
             .execute(named_params! {
                 ":next": millis_not_before(next),

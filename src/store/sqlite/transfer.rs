@@ -61,8 +61,8 @@ impl Transfers for Sqlite {
         while let Some(row) = rows.next()? {
             snapshot.schedules.push(Dated {
                 row: schedule_from_row(row)?,
-                created_at: from_millis(row.get(11)?),
-                updated_at: from_millis(row.get(12)?),
+                created_at: from_millis(row.get(12)?),
+                updated_at: from_millis(row.get(13)?),
             });
         }
         let sql = format!("SELECT {TICK_COLUMNS}, host, boot_id, pid_ns FROM ticks ORDER BY rowid");
@@ -188,8 +188,9 @@ impl Transfers for Sqlite {
         }
         let mut insert = self.conn.prepare(
             "INSERT INTO schedules (name, endpoint, cron, zone, args, priority, max_attempts, \
-                 paused_at, next_fire_at, last_fire_at, last_task_id, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 paused_at, next_fire_at, last_fire_at, last_task_id, created_at, updated_at, \
+                 until_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         for Dated {
             row: schedule,
@@ -211,6 +212,7 @@ impl Transfers for Sqlite {
                 schedule.last_task_id,
                 millis(*created_at),
                 millis(*updated_at),
+                schedule.until_at.map(millis),
             ])?;
         }
         let mut insert = self.conn.prepare(
