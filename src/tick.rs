@@ -238,6 +238,7 @@ impl Tick {
             self.store
                 .record_idle_tick(&self.id, &self.origin, self.start, (self.clock)())
                 .context("cannot record the tick")?;
+            self.fold_counts();
             return Ok(self.report(Vec::new()));
         }
         self.store
@@ -276,7 +277,17 @@ impl Tick {
         );
         let missing = worked?;
         ended?;
+        self.fold_counts();
         Ok(self.report(missing))
+    }
+
+    /// Housekeeping of the kept counts; a failure changes no count, so it is only logged.
+    fn fold_counts(&self) {
+        if let Err(e) = self.store.fold_counts() {
+            let message = format!("cannot fold the kept counts (they stay right): {e:#}");
+            log::warn!("{message}");
+            self.log(&message);
+        }
     }
 
     fn report(self, missing_variables: Vec<MissingVariables>) -> TickReport {

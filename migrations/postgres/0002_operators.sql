@@ -14,15 +14,17 @@ ALTER TABLE tasks ADD COLUMN notifies bigint;
 -- A schedule that ends: no firing after this time. NULL: it never ends.
 ALTER TABLE schedules ADD COLUMN until_at timestamptz;
 
--- The counters below are kept in shards, one chosen by the writing connection, so that ticks
--- recording results at once never wait on one another's counter row; a reader sums them.
+-- The counters below are kept in shards, one per writing connection (its backend pid): two
+-- transactions at once never touch the same counter row, so ticks recording results together
+-- never wait on one another, nor deadlock, over a count. A reader sums the shards; the shards of
+-- connections that have ended are folded into shard 0 now and then (`fold_counts`).
 
 -- Attempts ever finished, per endpoint and attempt outcome: a counter that never decreases, not
 -- even when `prune` deletes the attempts it counted.
 CREATE TABLE attempt_counts (
     endpoint          text NOT NULL,
     outcome           text NOT NULL,
-    shard             smallint NOT NULL,
+    shard             integer NOT NULL,
     n                 bigint NOT NULL,
     PRIMARY KEY (endpoint, outcome, shard)
 );
@@ -34,7 +36,7 @@ CREATE FUNCTION count_attempt() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO attempt_counts (endpoint, outcome, shard, n)
-        SELECT endpoint, NEW.outcome, pg_backend_pid() % 16, 1 FROM tasks WHERE id = NEW.task_id
+        SELECT endpoint, NEW.outcome, pg_backend_pid(), 1 FROM tasks WHERE id = NEW.task_id
         ON CONFLICT (endpoint, outcome, shard) DO UPDATE SET n = attempt_counts.n + 1;
     RETURN NULL;
 END $$;
@@ -49,7 +51,7 @@ CREATE TRIGGER attempt_counts_on_finish AFTER UPDATE OF outcome ON attempts
 -- counted by time, over the waiting index), the others are the states of the same name.
 CREATE TABLE task_counts (
     phase             text NOT NULL,
-    shard             smallint NOT NULL,
+    shard             integer NOT NULL,
     n                 bigint NOT NULL,
     PRIMARY KEY (phase, shard)
 );
@@ -82,11 +84,11 @@ BEGIN
         RETURN NULL;
     END IF;
     IF was IS NOT NULL THEN
-        INSERT INTO task_counts (phase, shard, n) VALUES (was, pg_backend_pid() % 16, -1)
+        INSERT INTO task_counts (phase, shard, n) VALUES (was, pg_backend_pid(), -1)
             ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n - 1;
     END IF;
     IF now_in IS NOT NULL THEN
-        INSERT INTO task_counts (phase, shard, n) VALUES (now_in, pg_backend_pid() % 16, 1)
+        INSERT INTO task_counts (phase, shard, n) VALUES (now_in, pg_backend_pid(), 1)
             ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n + 1;
     END IF;
     RETURN NULL;

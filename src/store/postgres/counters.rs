@@ -7,6 +7,9 @@ use super::{at, Postgres};
 use crate::store::backend::Counters;
 use crate::store::records::AttemptCount;
 
+/// The advisory lock of the folding of counts: "httpat" "fold".
+const FOLD_LOCK: i64 = 0x6874_7470_666f;
+
 impl Counters for Postgres {
     fn phase_counts(&self) -> Result<Vec<(String, u64)>> {
         self.query(
@@ -53,6 +56,39 @@ impl Counters for Postgres {
                 &[&count.endpoint, &count.outcome, &(count.count as i64)],
             )?;
         }
+        Ok(())
+    }
+
+    fn fold_counts(&self) -> Result<()> {
+        // One folder at a time (another one folding now does this one's work): two folders
+        // deleting the same rows in different orders could deadlock.
+        let folding: bool = self
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?
+            .try_get(0)?;
+        if !folding {
+            return Ok(());
+        }
+        self.execute(
+            "WITH gone AS ( \
+                 DELETE FROM task_counts WHERE shard <> 0 \
+                     AND shard NOT IN (SELECT pid FROM pg_stat_activity) \
+                 RETURNING phase, n) \
+             INSERT INTO task_counts (phase, shard, n) \
+             SELECT phase, 0, sum(n) FROM gone GROUP BY phase ORDER BY phase \
+             ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n + excluded.n",
+            &[],
+        )?;
+        self.execute(
+            "WITH gone AS ( \
+                 DELETE FROM attempt_counts WHERE shard <> 0 \
+                     AND shard NOT IN (SELECT pid FROM pg_stat_activity) \
+                 RETURNING endpoint, outcome, n) \
+             INSERT INTO attempt_counts (endpoint, outcome, shard, n) \
+             SELECT endpoint, outcome, 0, sum(n) FROM gone GROUP BY endpoint, outcome \
+             ORDER BY endpoint, outcome \
+             ON CONFLICT (endpoint, outcome, shard) DO UPDATE SET n = attempt_counts.n + excluded.n",
+            &[],
+        )?;
         Ok(())
     }
 

@@ -59,6 +59,11 @@ impl Counters for Sqlite {
         Ok(())
     }
 
+    fn fold_counts(&self) -> Result<()> {
+        // One writer at a time: SQLite's counts are one row each.
+        Ok(())
+    }
+
     fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
         use rusqlite::OptionalExtension;
         let last: Option<(i64, i64)> = self
