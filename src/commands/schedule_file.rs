@@ -82,6 +82,7 @@ pub fn run(file: &Path, context: &Context) -> Result<()> {
     let actor = context.actor();
     let admitted = store.in_transaction(|tx| {
         let mut admission = Admission::new(tx);
+        admission.lock_in_order(tasks.iter().map(|(_, task)| task.endpoint.as_str()))?;
         tasks
             .iter()
             .map(|(number, task)| {
