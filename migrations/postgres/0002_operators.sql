@@ -14,30 +14,33 @@ ALTER TABLE tasks ADD COLUMN notifies bigint;
 -- A schedule that ends: no firing after this time. NULL: it never ends.
 ALTER TABLE schedules ADD COLUMN until_at timestamptz;
 
--- The counters below are kept in shards, one per writing connection (its backend pid): two
--- transactions at once never touch the same counter row, so ticks recording results together
--- never wait on one another, nor deadlock, over a count. A reader sums the shards; the shards of
--- connections that have ended are folded into shard 0 now and then (`fold_counts`).
+-- The counts below are totals plus changes: a trigger appends one row per change (a task made,
+-- moved to another phase, pruned; an attempt finished) and never updates a row, so writers
+-- never wait on one another, nor deadlock, over a count, and one transaction of 100,000 tasks
+-- costs 100,000 small appends, not 100,000 updates of one row. A reader sums the totals and
+-- the changes; `fold_counts` (at the end of every tick) moves the changes into the totals.
 
 -- Attempts ever finished, per endpoint and attempt outcome: a counter that never decreases, not
 -- even when `prune` deletes the attempts it counted.
 CREATE TABLE attempt_counts (
     endpoint          text NOT NULL,
     outcome           text NOT NULL,
-    shard             integer NOT NULL,
     n                 bigint NOT NULL,
-    PRIMARY KEY (endpoint, outcome, shard)
+    PRIMARY KEY (endpoint, outcome)
 );
-INSERT INTO attempt_counts (endpoint, outcome, shard, n)
-    SELECT t.endpoint, a.outcome, 0, count(*) FROM attempts a JOIN tasks t ON t.id = a.task_id
+INSERT INTO attempt_counts (endpoint, outcome, n)
+    SELECT t.endpoint, a.outcome, count(*) FROM attempts a JOIN tasks t ON t.id = a.task_id
     WHERE a.outcome IS NOT NULL GROUP BY t.endpoint, a.outcome;
+CREATE TABLE attempt_count_changes (
+    endpoint          text NOT NULL,
+    outcome           text NOT NULL
+);
 
 CREATE FUNCTION count_attempt() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
 BEGIN
-    INSERT INTO attempt_counts (endpoint, outcome, shard, n)
-        SELECT endpoint, NEW.outcome, pg_backend_pid(), 1 FROM tasks WHERE id = NEW.task_id
-        ON CONFLICT (endpoint, outcome, shard) DO UPDATE SET n = attempt_counts.n + 1;
+    INSERT INTO attempt_count_changes (endpoint, outcome)
+        SELECT endpoint, NEW.outcome FROM tasks WHERE id = NEW.task_id;
     RETURN NULL;
 END $$;
 CREATE TRIGGER attempt_counts_on_insert AFTER INSERT ON attempts
@@ -46,14 +49,18 @@ CREATE TRIGGER attempt_counts_on_finish AFTER UPDATE OF outcome ON attempts
     FOR EACH ROW WHEN (OLD.outcome IS NULL AND NEW.outcome IS NOT NULL)
     EXECUTE FUNCTION count_attempt();
 
--- Tasks per phase, kept by the triggers below as tasks are made, change and are pruned. A
--- phase is a state without the clock: 'waiting' is `scheduled` or `due` (the due ones are
--- counted by time, over the waiting index), the others are the states of the same name.
+-- Tasks per phase. A phase is a state without the clock: 'waiting' is `scheduled` or `due` (the
+-- due ones are counted by time, over the waiting index), the others are the states of the same
+-- name.
 CREATE TABLE task_counts (
-    phase             text NOT NULL,
-    shard             integer NOT NULL,
-    n                 bigint NOT NULL,
-    PRIMARY KEY (phase, shard)
+    phase             text PRIMARY KEY,
+    n                 bigint NOT NULL
+);
+-- One row per change: the phase a task left (NULL when it was made) and the one it entered
+-- (NULL when it was pruned).
+CREATE TABLE task_count_changes (
+    left_phase        text,
+    entered_phase     text
 );
 
 CREATE FUNCTION task_phase(outcome text, tick_id text, attempts integer, attempts_base integer)
@@ -64,32 +71,23 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
                 ELSE 'waiting' END
 $$;
 
-INSERT INTO task_counts (phase, shard, n)
-    SELECT task_phase(outcome, tick_id, attempts, attempts_base), 0, count(*) FROM tasks
+INSERT INTO task_counts (phase, n)
+    SELECT task_phase(outcome, tick_id, attempts, attempts_base), count(*) FROM tasks
     GROUP BY 1;
 
 CREATE FUNCTION count_task() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
-DECLARE
-    was text;
-    now_in text;
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        was := task_phase(OLD.outcome, OLD.tick_id, OLD.attempts, OLD.attempts_base);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        now_in := task_phase(NEW.outcome, NEW.tick_id, NEW.attempts, NEW.attempts_base);
-    END IF;
-    IF was IS NOT DISTINCT FROM now_in THEN
-        RETURN NULL;
-    END IF;
-    IF was IS NOT NULL THEN
-        INSERT INTO task_counts (phase, shard, n) VALUES (was, pg_backend_pid(), -1)
-            ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n - 1;
-    END IF;
-    IF now_in IS NOT NULL THEN
-        INSERT INTO task_counts (phase, shard, n) VALUES (now_in, pg_backend_pid(), 1)
-            ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n + 1;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO task_count_changes (left_phase, entered_phase) VALUES
+            (NULL, task_phase(NEW.outcome, NEW.tick_id, NEW.attempts, NEW.attempts_base));
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO task_count_changes (left_phase, entered_phase) VALUES
+            (task_phase(OLD.outcome, OLD.tick_id, OLD.attempts, OLD.attempts_base), NULL);
+    ELSE
+        INSERT INTO task_count_changes (left_phase, entered_phase) VALUES
+            (task_phase(OLD.outcome, OLD.tick_id, OLD.attempts, OLD.attempts_base),
+             task_phase(NEW.outcome, NEW.tick_id, NEW.attempts, NEW.attempts_base));
     END IF;
     RETURN NULL;
 END $$;
@@ -98,7 +96,10 @@ CREATE TRIGGER task_counts_on_insert AFTER INSERT ON tasks
 CREATE TRIGGER task_counts_on_delete AFTER DELETE ON tasks
     FOR EACH ROW EXECUTE FUNCTION count_task();
 CREATE TRIGGER task_counts_on_update AFTER UPDATE OF outcome, tick_id, attempts, attempts_base
-    ON tasks FOR EACH ROW EXECUTE FUNCTION count_task();
+    ON tasks FOR EACH ROW
+    WHEN (task_phase(OLD.outcome, OLD.tick_id, OLD.attempts, OLD.attempts_base)
+          IS DISTINCT FROM task_phase(NEW.outcome, NEW.tick_id, NEW.attempts, NEW.attempts_base))
+    EXECUTE FUNCTION count_task();
 
 -- `status` per endpoint: how many of its tasks failed lately and when one last succeeded, read
 -- over this index without walking every finished task; and how many are retrying, over the

@@ -187,8 +187,9 @@ pub trait Counters {
     /// Sets the attempt counters to `counts` (a transfer's target, whose own copy of the
     /// attempts counted them again).
     fn set_attempt_counts(&self, counts: &[AttemptCount]) -> Result<()>;
-    /// Folds the counts kept for connections that have ended into one (PostgreSQL keeps a
-    /// shard per connection); nothing to do where counts are not sharded. Within a transaction.
+    /// Folds the changes appended since the last fold into the totals (PostgreSQL appends a row
+    /// per change rather than update a total); nothing to do where totals are updated in place.
+    /// Within a transaction.
     fn fold_counts(&self) -> Result<()>;
     /// When the tick that ended last started and ended.
     fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;

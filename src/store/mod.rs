@@ -186,9 +186,9 @@ impl Store {
         self.backend.attempt_counts()
     }
 
-    /// Folds the counts kept for connections that have ended (PostgreSQL keeps one shard per
-    /// connection, so that no two transactions wait on one counter row): the counts stay the
-    /// same, in fewer rows.
+    /// Folds the changes of the kept counts into their totals (PostgreSQL appends one row per
+    /// change, so that no two transactions wait on a counter row and a bulk transaction never
+    /// updates one row over and over): the counts stay the same, in fewer rows.
     pub fn fold_counts(&self) -> Result<()> {
         self.in_transaction(|tx| tx.backend().fold_counts())
     }

@@ -1,4 +1,5 @@
-//! The counts the schema's triggers keep, in PostgreSQL: each in shards that a reader sums.
+//! The counts the schema's triggers keep, in PostgreSQL: totals, and the changes appended since
+//! they were last folded in, which a reader adds.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -12,8 +13,16 @@ const FOLD_LOCK: i64 = 0x6874_7470_666f;
 
 impl Counters for Postgres {
     fn phase_counts(&self) -> Result<Vec<(String, u64)>> {
+        // Totals and the changes not yet folded into them, read in one statement (one
+        // snapshot): a fold moves changes into totals at once, so none is counted twice.
         self.query(
-            "SELECT phase, sum(n)::bigint FROM task_counts GROUP BY phase",
+            "SELECT phase, sum(n)::bigint FROM ( \
+                 SELECT phase, n FROM task_counts \
+                 UNION ALL SELECT entered_phase, 1 FROM task_count_changes \
+                     WHERE entered_phase IS NOT NULL \
+                 UNION ALL SELECT left_phase, -1 FROM task_count_changes \
+                     WHERE left_phase IS NOT NULL) counted \
+             GROUP BY phase",
             &[],
         )?
         .iter()
@@ -33,7 +42,9 @@ impl Counters for Postgres {
 
     fn attempt_counts(&self) -> Result<Vec<AttemptCount>> {
         self.query(
-            "SELECT endpoint, outcome, sum(n)::bigint FROM attempt_counts \
+            "SELECT endpoint, outcome, sum(n)::bigint FROM ( \
+                 SELECT endpoint, outcome, n FROM attempt_counts \
+                 UNION ALL SELECT endpoint, outcome, 1 FROM attempt_count_changes) counted \
              GROUP BY endpoint, outcome ORDER BY endpoint, outcome",
             &[],
         )?
@@ -49,10 +60,11 @@ impl Counters for Postgres {
     }
 
     fn set_attempt_counts(&self, counts: &[AttemptCount]) -> Result<()> {
+        self.execute("DELETE FROM attempt_count_changes", &[])?;
         self.execute("DELETE FROM attempt_counts", &[])?;
         for count in counts {
             self.execute(
-                "INSERT INTO attempt_counts (endpoint, outcome, shard, n) VALUES ($1, $2, 0, $3)",
+                "INSERT INTO attempt_counts (endpoint, outcome, n) VALUES ($1, $2, $3)",
                 &[&count.endpoint, &count.outcome, &(count.count as i64)],
             )?;
         }
@@ -60,8 +72,8 @@ impl Counters for Postgres {
     }
 
     fn fold_counts(&self) -> Result<()> {
-        // One folder at a time (another one folding now does this one's work): two folders
-        // deleting the same rows in different orders could deadlock.
+        // One folder at a time (another one folding now does this one's work). The changes it
+        // moves are those committed when it starts; later ones wait for the next fold.
         let folding: bool = self
             .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?
             .try_get(0)?;
@@ -69,24 +81,21 @@ impl Counters for Postgres {
             return Ok(());
         }
         self.execute(
-            "WITH gone AS ( \
-                 DELETE FROM task_counts WHERE shard <> 0 \
-                     AND shard NOT IN (SELECT pid FROM pg_stat_activity) \
-                 RETURNING phase, n) \
-             INSERT INTO task_counts (phase, shard, n) \
-             SELECT phase, 0, sum(n) FROM gone GROUP BY phase ORDER BY phase \
-             ON CONFLICT (phase, shard) DO UPDATE SET n = task_counts.n + excluded.n",
+            "WITH moved AS (DELETE FROM task_count_changes RETURNING left_phase, entered_phase), \
+             changed AS ( \
+                 SELECT entered_phase AS phase, 1 AS n FROM moved WHERE entered_phase IS NOT NULL \
+                 UNION ALL SELECT left_phase, -1 FROM moved WHERE left_phase IS NOT NULL) \
+             INSERT INTO task_counts (phase, n) \
+             SELECT phase, sum(n) FROM changed GROUP BY phase ORDER BY phase \
+             ON CONFLICT (phase) DO UPDATE SET n = task_counts.n + excluded.n",
             &[],
         )?;
         self.execute(
-            "WITH gone AS ( \
-                 DELETE FROM attempt_counts WHERE shard <> 0 \
-                     AND shard NOT IN (SELECT pid FROM pg_stat_activity) \
-                 RETURNING endpoint, outcome, n) \
-             INSERT INTO attempt_counts (endpoint, outcome, shard, n) \
-             SELECT endpoint, outcome, 0, sum(n) FROM gone GROUP BY endpoint, outcome \
+            "WITH moved AS (DELETE FROM attempt_count_changes RETURNING endpoint, outcome) \
+             INSERT INTO attempt_counts (endpoint, outcome, n) \
+             SELECT endpoint, outcome, count(*) FROM moved GROUP BY endpoint, outcome \
              ORDER BY endpoint, outcome \
-             ON CONFLICT (endpoint, outcome, shard) DO UPDATE SET n = attempt_counts.n + excluded.n",
+             ON CONFLICT (endpoint, outcome) DO UPDATE SET n = attempt_counts.n + excluded.n",
             &[],
         )?;
         Ok(())

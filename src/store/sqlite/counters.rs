@@ -60,7 +60,7 @@ impl Counters for Sqlite {
     }
 
     fn fold_counts(&self) -> Result<()> {
-        // One writer at a time: SQLite's counts are one row each.
+        // One writer at a time: SQLite's triggers update the totals in place.
         Ok(())
     }
 
