@@ -451,16 +451,23 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_long_help = "Examples:\n  httpat tick                      # from cron: * * * * *\n  httpat tick --dry-run            # what would be sent now\n  httpat tick -v --concurrency 4   # with a summary line"
+    after_long_help = "Examples:\n  httpat tick                      # from cron: * * * * *\n  httpat tick --follow             # from cron: * * * * *, each task within a second of its time\n  httpat tick --dry-run            # what would be sent now\n  httpat tick -v --concurrency 4   # with a summary line"
 )]
 pub struct TickArgs {
     /// Requests in flight at once
     #[arg(long, default_value_t = 16)]
     pub concurrency: u32,
 
-    /// Stop claiming tasks when the next ones could not finish within this time
-    #[arg(long, default_value = "50s", value_name = "DURATION")]
-    pub max_runtime: String,
+    /// Stop claiming tasks when the next ones could not finish within this time [default: 50s;
+    /// 60s with --follow, which starts requests until then and lets them finish after]
+    #[arg(long, value_name = "DURATION")]
+    pub max_runtime: Option<String>,
+
+    /// Stay until --max-runtime ends, sending each task when its time comes, tasks scheduled
+    /// meanwhile included (with cron starting one each minute, a task is sent within a second of
+    /// its time); sleeps between, woken by new work
+    #[arg(long, conflicts_with = "dry_run")]
+    pub follow: bool,
 
     /// Send at most this many requests
     #[arg(long, value_name = "N")]

@@ -99,12 +99,20 @@ impl Report {
 #[derive(Clone)]
 pub struct StartRule {
     pub deadline: Instant,
+    /// Whether a request must also be able to end (by its timeout) by the deadline, or only
+    /// start before it (`tick --follow`, whose leases cover the timeout beyond).
+    pub finish_within: bool,
     pub stop: Arc<AtomicBool>,
 }
 
 impl StartRule {
     fn allows(&self, timeout: Duration) -> bool {
-        !self.stop.load(Ordering::Relaxed) && Instant::now() + timeout <= self.deadline
+        let ends_by = if self.finish_within {
+            Instant::now() + timeout
+        } else {
+            Instant::now()
+        };
+        !self.stop.load(Ordering::Relaxed) && ends_by <= self.deadline
     }
 }
 

@@ -39,6 +39,9 @@ fn held_target(concurrency: usize) -> usize {
 /// tick's (it hears of its own as they end).
 const SLOT_POLL: Duration = Duration::from_millis(100);
 
+/// The longest `--follow` sleeps without looking at the store again (and at a signal).
+const WAKE_SLICE: Duration = Duration::from_millis(250);
+
 /// What a claim may take: `want` of the unlimited (and in-flight-limited) endpoints' tasks,
 /// `paced` of rate-limited ones, `most` in all; only tasks whose timeout fits in `remaining`.
 struct ClaimAsk {
@@ -57,6 +60,9 @@ pub struct Options {
     pub concurrency: usize,
     pub max_runtime: Duration,
     pub limit: Option<u32>,
+    /// Stay until the runtime ends, sending tasks as their time comes (`--follow`); requests
+    /// start until then and may finish after, by their timeout.
+    pub follow: bool,
 }
 
 /// What one tick did: its counts, the tasks it reported on stderr, and what it could not send.
@@ -234,7 +240,7 @@ struct Tick {
 
 impl Tick {
     fn run(mut self) -> Result<TickReport> {
-        if !self.store.has_work(self.start)? {
+        if !self.options.follow && !self.store.has_work(self.start)? {
             self.store
                 .record_idle_tick(&self.id, &self.origin, self.start, (self.clock)())
                 .context("cannot record the tick")?;
@@ -452,11 +458,16 @@ impl Tick {
                 .context("cannot watch for SIGINT and SIGTERM")?;
         }
         let concurrency = self.options.concurrency;
-        // No request starts unless it can finish (by its timeout) within the time budget.
+        // No request starts unless it can finish (by its timeout) within the time budget; under
+        // --follow, none starts after it.
         let rule = StartRule {
             deadline: self.started + self.options.max_runtime,
+            finish_within: !self.options.follow,
             stop: Arc::clone(&stop),
         };
+        if self.options.follow {
+            self.store.watch_changes()?;
+        }
         let (pool, reports) = Pool::start(concurrency, Arc::clone(&self.clock), rule);
         let mut held: HashMap<i64, Task> = HashMap::new();
         let drained = self.drain_with(&pool, &reports, &mut held, &stop);
@@ -556,6 +567,13 @@ impl Tick {
                 }
             }
             if held.is_empty() {
+                if nothing_due && self.options.follow && self.may_claim_more(false, left, stop) {
+                    // Nothing is due now: sleep until the next task's time, new work, a signal
+                    // or the end of the runtime, then claim again.
+                    self.wait_for_work(stop)?;
+                    nothing_due = false;
+                    continue;
+                }
                 if !self.may_claim_more(nothing_due, left, stop) {
                     break;
                 }
@@ -668,11 +686,38 @@ impl Tick {
                         .get(&held.endpoint)
                         .map_or(DEFAULT_TIMEOUT, |e| e.timeout);
                     let starts = self.instant_of(slot);
-                    (starts + timeout <= deadline)
-                        .then(|| starts.checked_sub(LEAD).unwrap_or(starts))
+                    let ends = if self.options.follow {
+                        starts
+                    } else {
+                        starts + timeout
+                    };
+                    (ends <= deadline).then(|| starts.checked_sub(LEAD).unwrap_or(starts))
                 }
             })
             .min()
+    }
+
+    /// `--follow` with nothing due: returns when a task's time has come (by the next due time
+    /// the store gives, checked again after every change another connection commits and at
+    /// least every `WAKE_SLICE`), a signal asked to stop, or the runtime is spent.
+    fn wait_for_work(&self, stop: &AtomicBool) -> Result<()> {
+        let deadline = self.started + self.options.max_runtime;
+        let skip: Vec<String> = self.missing.keys().cloned().collect();
+        loop {
+            if stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                return Ok(());
+            }
+            let until = match self.store.next_due_at(&skip)? {
+                Some(at) if at <= (self.clock)() => return Ok(()),
+                Some(at) => self.instant_of(at).min(deadline),
+                None => deadline,
+            };
+            let wait = until.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return Ok(());
+            }
+            self.store.wait_for_change(wait.min(WAKE_SLICE))?;
+        }
     }
 
     /// The instant of a time of this tick's clock (which is its start plus the time elapsed).
@@ -723,14 +768,21 @@ impl Tick {
                     self.options.max_runtime + ask.max_timeout + LEASE_MARGIN,
                 )
                 .unwrap_or_default();
-            // Due by the tick's start ("now" is read once), started now.
+            // Due by the tick's start ("now" is read once), started now; under --follow, due by
+            // the tick's clock as it runs, and sent whatever their timeout (a request may end
+            // after the runtime, by its timeout, within the lease).
+            let (due_by, remaining_ms) = if self.options.follow {
+                ((self.clock)(), i64::MAX)
+            } else {
+                (self.start, ask.remaining.as_millis() as i64)
+            };
             store.claim_due(
                 &Claim {
                     tick_id: &self.id,
-                    now: self.start,
+                    now: due_by,
                     started_at: now,
                     lease_until,
-                    remaining_ms: ask.remaining.as_millis() as i64,
+                    remaining_ms,
                     limit: ask.want,
                     skip: &skip,
                     paced_limit: ask.paced,

@@ -114,3 +114,15 @@ CREATE INDEX tasks_retrying ON tasks (endpoint)
 -- value); NULL when nothing was missing. `status` reads it from each host's latest ended tick.
 ALTER TABLE ticks ADD COLUMN missing_variables jsonb;
 CREATE INDEX ticks_by_host_end ON ticks (host, ended_at, seq);
+
+-- `tick --follow` sleeps until the next due time unless woken: a task made, or made due again at
+-- another time (a retry, a result that retries), notifies the ticks that listen, at commit.
+CREATE FUNCTION notify_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('httpat_tasks', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER tasks_notify_on_insert AFTER INSERT ON tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_tasks();
+CREATE TRIGGER tasks_notify_on_due AFTER UPDATE OF next_attempt_at ON tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_tasks();

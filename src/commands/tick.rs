@@ -93,7 +93,8 @@ fn summary(report: &TickReport, started: Instant) -> String {
 }
 
 fn check(args: &TickArgs) -> Result<Options> {
-    let max_runtime = when::parse_duration(&args.max_runtime)?;
+    let default = if args.follow { "60s" } else { "50s" };
+    let max_runtime = when::parse_duration(args.max_runtime.as_deref().unwrap_or(default))?;
     if max_runtime.is_zero() {
         return Err(usage("--max-runtime must be more than 0s"));
     }
@@ -107,6 +108,7 @@ fn check(args: &TickArgs) -> Result<Options> {
         concurrency: args.concurrency as usize,
         max_runtime,
         limit: args.limit,
+        follow: args.follow,
     })
 }
 

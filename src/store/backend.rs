@@ -195,6 +195,17 @@ pub trait Counters {
     fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;
 }
 
+/// What `tick --follow` waits on: the next time a task may be claimed, and other connections'
+/// commits (SQLite's `data_version`; PostgreSQL's notifications).
+pub trait Watch {
+    /// When the next waiting task of an endpoint not in `skip` may be claimed; None: none waits.
+    fn next_due_at(&self, skip: &[String]) -> Result<Option<DateTime<Utc>>>;
+    /// From now on, hear of what other connections commit (PostgreSQL: LISTEN).
+    fn watch_changes(&self) -> Result<()>;
+    /// Waits up to `timeout` for another connection to commit a change; whether one did.
+    fn wait_for_change(&self, timeout: std::time::Duration) -> Result<bool>;
+}
+
 /// Every tick records itself.
 pub trait Ticks {
     /// The latest ticks, newest first.
@@ -252,7 +263,16 @@ pub trait Connection {
 
 /// A whole backend.
 pub trait Backend:
-    Endpoints + Tasks + Claims + LimitCounts + Counters + Schedules + Ticks + Transfers + Connection
+    Endpoints
+    + Tasks
+    + Claims
+    + LimitCounts
+    + Counters
+    + Schedules
+    + Ticks
+    + Transfers
+    + Watch
+    + Connection
 {
 }
 
@@ -265,6 +285,7 @@ impl<T> Backend for T where
         + Schedules
         + Ticks
         + Transfers
+        + Watch
         + Connection
 {
 }

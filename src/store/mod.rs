@@ -193,6 +193,21 @@ impl Store {
         self.in_transaction(|tx| tx.backend().fold_counts())
     }
 
+    /// When the next waiting task of an endpoint not in `skip` may be claimed (`tick --follow`).
+    pub fn next_due_at(&self, skip: &[String]) -> Result<Option<DateTime<Utc>>> {
+        self.backend.next_due_at(skip)
+    }
+
+    /// From now on, hear of tasks other connections make or make due (`tick --follow`).
+    pub fn watch_changes(&self) -> Result<()> {
+        self.backend.watch_changes()
+    }
+
+    /// Waits up to `timeout` for another connection to commit a change; whether one did.
+    pub fn wait_for_change(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.backend.wait_for_change(timeout)
+    }
+
     /// When the tick that ended last started and ended.
     pub fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
         self.backend.last_ended_tick()

@@ -14,6 +14,7 @@ mod schedules;
 mod tasks;
 mod ticks;
 mod transfer;
+mod watch;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

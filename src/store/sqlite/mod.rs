@@ -10,6 +10,7 @@ mod schedules;
 mod tasks;
 mod ticks;
 mod transfer;
+mod watch;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -54,6 +55,8 @@ pub struct Sqlite {
     /// the claims of one tick share their "now", and a backlog only shrinks, so the next ones
     /// go straight to the walk of the priority levels.
     backlog_at: std::cell::Cell<Option<i64>>,
+    /// The `data_version` last seen by `tick --follow`'s wait.
+    seen_version: std::cell::Cell<Option<i64>>,
 }
 
 impl Sqlite {
@@ -80,6 +83,7 @@ impl Sqlite {
             conn,
             path: PathBuf::new(),
             backlog_at: Default::default(),
+            seen_version: Default::default(),
         })
     }
 
@@ -93,6 +97,7 @@ impl Sqlite {
             conn,
             path: path.to_path_buf(),
             backlog_at: Default::default(),
+            seen_version: Default::default(),
         };
         db.configure()?;
         Ok(db)
