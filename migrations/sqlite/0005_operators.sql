@@ -40,7 +40,7 @@ BEGIN
         ON CONFLICT (endpoint, outcome) DO UPDATE SET n = n + 1;
 END;
 
--- Tasks per phase, kept by the triggers below as tasks are made, change and are pruned. A
+-- Tasks per phase, kept as tasks are made, change and are pruned. A
 -- phase is a state without the clock: 'waiting' is `scheduled` or `due` (the due ones are
 -- counted by time, over the waiting index), the others are the states of the same name.
 CREATE TABLE task_counts (
@@ -56,14 +56,9 @@ UPDATE task_counts SET n = (
              WHEN attempts > attempts_base THEN 'retrying'
              ELSE 'waiting' END = task_counts.phase);
 
-CREATE TRIGGER task_counts_on_insert AFTER INSERT ON tasks
-BEGIN
-    UPDATE task_counts SET n = n + 1 WHERE phase =
-        CASE WHEN NEW.outcome IS NOT NULL THEN NEW.outcome
-             WHEN NEW.tick_id IS NOT NULL THEN 'running'
-             WHEN NEW.attempts > NEW.attempts_base THEN 'retrying'
-             ELSE 'waiting' END;
-END;
+-- A task is made `waiting`: the store adds the tasks a transaction made to that count once, when
+-- it commits (a trigger per row would cost a bulk `schedule --file` a third of its time), and
+-- `transfer` counts what it copied afresh.
 CREATE TRIGGER task_counts_on_delete AFTER DELETE ON tasks
 BEGIN
     UPDATE task_counts SET n = n - 1 WHERE phase =

@@ -55,6 +55,8 @@ pub struct Sqlite {
     /// the claims of one tick share their "now", and a backlog only shrinks, so the next ones
     /// go straight to the walk of the priority levels.
     backlog_at: std::cell::Cell<Option<i64>>,
+    /// Tasks made in the open transaction: added to the `waiting` count when it commits.
+    made: std::cell::Cell<i64>,
     /// The `data_version` last seen by `tick --follow`'s wait.
     seen_version: std::cell::Cell<Option<i64>>,
 }
@@ -82,6 +84,7 @@ impl Sqlite {
         Ok(Sqlite {
             conn,
             path: PathBuf::new(),
+            made: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
         })
@@ -96,6 +99,7 @@ impl Sqlite {
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
+            made: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
         };
@@ -151,15 +155,24 @@ impl Sqlite {
 
 impl backend::Connection for Sqlite {
     fn begin(&self) -> Result<()> {
+        self.made.set(0);
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(())
     }
 
     fn commit(&self) -> Result<()> {
+        let made = self.made.replace(0);
+        if made > 0 {
+            self.conn
+                .prepare_cached("UPDATE task_counts SET n = n + ?1 WHERE phase = 'waiting'")?
+                .execute([made])
+                .context("cannot count the tasks made")?;
+        }
         self.conn.execute_batch("COMMIT").context("cannot commit")
     }
 
     fn rollback(&self) {
+        self.made.set(0);
         // A failed COMMIT leaves the transaction open; a statement that failed inside one may
         // have ended it already. The rollback's own error would hide the one that matters.
         if !self.conn.is_autocommit() {

@@ -116,6 +116,10 @@ impl Tasks for Sqlite {
                 task.notifies
             ])
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
+        if inserted == 1 {
+            // Made `waiting`: counted when the transaction commits.
+            self.made.set(self.made.get() + 1);
+        }
         Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
     }
 

@@ -240,8 +240,16 @@ impl Transfers for Sqlite {
                 MissingReport::to_column(&record.missing)?,
             ])?;
         }
-        // Copying the attempts counted them again; the counters are the source's.
+        // Copying the attempts counted them again; the counters are the source's. The tasks
+        // copied are counted afresh, each in its phase.
         self.set_attempt_counts(&snapshot.attempt_counts)?;
+        self.conn.execute_batch(
+            "UPDATE task_counts SET n = (SELECT count(*) FROM tasks WHERE \
+                 CASE WHEN outcome IS NOT NULL THEN outcome \
+                      WHEN tick_id IS NOT NULL THEN 'running' \
+                      WHEN attempts > attempts_base THEN 'retrying' \
+                      ELSE 'waiting' END = task_counts.phase)",
+        )?;
         self.conn.execute(
             "UPDATE id_marks SET high = max(high, ?1) WHERE name = 'tasks'",
             [snapshot.highest_task_id],
