@@ -20,22 +20,38 @@ use serde_json::Value;
 
 const NOW: &str = "2026-12-01T12:00:00.000Z";
 
-/// `promtool check metrics` on `text`: it must find nothing to say.
-fn promtool_check(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
+/// Every state, as `httpat_tasks{state}` names them.
+const STATES: [&str; 7] = [
+    "scheduled",
+    "due",
+    "running",
+    "retrying",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
+
+/// Runs `program ARGS` with `text` on its stdin.
+fn run_on(program: &str, args: &[&str], text: &str) -> std::process::Output {
+    let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool (Debian's prometheus package) is installed");
+        .unwrap_or_else(|e| panic!("run {program} (see .ci/run for what it installs): {e}"));
     child
         .stdin
         .take()
         .unwrap()
         .write_all(text.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `promtool check metrics` (Debian's prometheus) on `text`: it must find nothing to say.
+fn promtool_check(text: &str) {
+    let out = run_on("promtool", &["check", "metrics"], text);
     assert!(
         out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
         "promtool check metrics: {}\n{}\n{text}",
@@ -65,20 +81,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
 
 /// `text` parsed by prometheus_client (Debian's python3-prometheus-client, for /usr/bin/python3).
 fn parse(text: &str) -> Vec<Sample> {
-    let mut child = Command::new("/usr/bin/python3")
-        .args(["-c", PARSER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run /usr/bin/python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_on("/usr/bin/python3", &["-c", PARSER], text);
     assert!(
         out.status.success(),
         "prometheus_client could not parse:\n{}\n{text}",
@@ -208,15 +211,7 @@ fn every_series_follows_prometheus_conventions_and_agrees_with_the_database() {
 
     let at = shift_ms(NOW, 30_500);
     let samples = metrics(&env, &at);
-    for state in [
-        "scheduled",
-        "due",
-        "running",
-        "retrying",
-        "succeeded",
-        "failed",
-        "cancelled",
-    ] {
+    for state in STATES {
         assert_eq!(
             value(&samples, "httpat_tasks", &[("state", state)]),
             Some(listed(&env, &at, state)),
@@ -300,15 +295,7 @@ fn an_empty_database_gives_zeros_for_every_state() {
     let env = Env::new();
     env.ok(&["register", "ok", "--url", &server.url("/ok")]);
     let samples = metrics(&env, NOW);
-    for state in [
-        "scheduled",
-        "due",
-        "running",
-        "retrying",
-        "succeeded",
-        "failed",
-        "cancelled",
-    ] {
+    for state in STATES {
         assert_eq!(
             value(&samples, "httpat_tasks", &[("state", state)]),
             Some(0.0)
