@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::Notify;
 use crate::store::NewTask;
 use crate::task::{State, Task};
 
@@ -20,12 +20,12 @@ pub struct Ending<'a> {
     pub attempts: u32,
 }
 
-/// The notification of `task`'s ending to the endpoint its `endpoint` names for it, due at
-/// `now`; None when there is none to make (no endpoint named, a state that reports nothing, or
-/// a task that is itself a notification).
+/// The notification of `task`'s ending to the endpoint its endpoint's `notify` names for it,
+/// due at `now`; None when there is none to make (no endpoint named, a state that reports
+/// nothing, or a task that is itself a notification).
 pub fn for_ending(
     task: &Task,
-    endpoint: &Endpoint,
+    notify: &Notify,
     ending: &Ending,
     now: DateTime<Utc>,
     actor: &str,
@@ -34,8 +34,8 @@ pub fn for_ending(
         return None;
     }
     let (kind, target) = match ending.state {
-        State::Succeeded => ("on-success", endpoint.notify.on_success.as_ref()?),
-        State::Failed | State::Cancelled => ("on-failure", endpoint.notify.on_failure.as_ref()?),
+        State::Succeeded => ("on-success", notify.on_success.as_ref()?),
+        State::Failed | State::Cancelled => ("on-failure", notify.on_failure.as_ref()?),
         State::Scheduled | State::Due | State::Running | State::Retrying => return None,
     };
     Some(NewTask {
@@ -73,7 +73,6 @@ fn arguments(task: &Task, ending: &Ending) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::Notify;
 
     fn task(notifies: Option<i64>) -> Task {
         let at = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
@@ -104,18 +103,11 @@ mod tests {
         }
     }
 
-    fn endpoint() -> Endpoint {
-        let requested = crate::endpoint_change::Requested {
-            url: Some("http://127.0.0.1:9/rolls/{roll}".into()),
-            ..Default::default()
-        };
-        let (mut endpoint, _) =
-            crate::endpoint_change::apply("release-roll", None, requested, Utc::now()).unwrap();
-        endpoint.notify = Notify {
+    fn endpoint() -> Notify {
+        Notify {
             on_failure: Some("chat".into()),
             on_success: None,
-        };
-        endpoint
+        }
     }
 
     fn failed() -> Ending<'static> {

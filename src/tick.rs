@@ -13,13 +13,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::attempt::AttemptResult;
-use crate::endpoint::{Endpoint, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
+use crate::endpoint::{Endpoint, Notify, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT};
 use crate::executor::{self, Job, NotStarted, Pool, Report, StartBetween, StartRule};
 use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
 use crate::store::{
-    Claim, Claimed, Firing, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
+    Claim, Claimed, Firing, Held, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
 };
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
@@ -287,6 +287,15 @@ impl Tick {
         Ok(self.report(missing))
     }
 
+    /// Where an endpoint's outcomes are reported, as this tick read the registry (at its start,
+    /// and again when it claimed a task of an endpoint registered since).
+    fn notify_of(&self, endpoint: &str) -> Notify {
+        self.endpoints
+            .get(endpoint)
+            .map(|e| e.notify.clone())
+            .unwrap_or_default()
+    }
+
     /// Housekeeping of the kept counts; a failure changes no count, so it is only logged.
     fn fold_counts(&self) {
         if let Err(e) = self.store.fold_counts() {
@@ -368,7 +377,12 @@ impl Tick {
                     State::Retrying
                 };
                 // Due again at the tick's own "now", so that this tick sends it again itself.
-                if store.recover(task, &self.id, now, self.start, to, &why)? {
+                let notify = self.notify_of(&task.endpoint);
+                let held = Held {
+                    task,
+                    notify: &notify,
+                };
+                if store.recover(held, &self.id, now, self.start, to, &why)? {
                     recovered += 1;
                     if to == State::Failed {
                         ended.push(Ended {
@@ -831,8 +845,13 @@ impl Tick {
             State::Cancelled => Some(format!("executor error: {summary}")),
             _ => None,
         };
+        let notify = self.notify_of(&task.endpoint);
+        let held = Held {
+            task,
+            notify: &notify,
+        };
         let recorded =
-            store.record_result(task, &self.id, result, &decision, now, reason.as_deref())?;
+            store.record_result(held, &self.id, result, &decision, now, reason.as_deref())?;
         Ok(Notice {
             task_id: task.id,
             endpoint: task.endpoint.clone(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use httpat::attempt::AttemptResult;
 use httpat::endpoint::{Endpoint, SuccessStatuses};
-use httpat::store::{Claim, Location, NewTask, Store};
+use httpat::store::{Claim, Held, Location, NewTask, Store};
 use httpat::task::{decide, State, Verdict};
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -129,7 +129,10 @@ impl Fixture {
             .store
             .in_transaction(|tx| {
                 tx.record_result(
-                    &task,
+                    Held {
+                        task: &task,
+                        notify: &Default::default(),
+                    },
                     "host:1:t",
                     &result(id, task.attempts, verdict, status),
                     &decision,

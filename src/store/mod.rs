@@ -18,7 +18,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
 use crate::attempt::AttemptResult;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Notify};
 use crate::notification;
 use crate::origin::Origin;
 use crate::task::{Decision, Outcome, State, Task};
@@ -597,10 +597,11 @@ impl Tx<'_> {
     /// Records one attempt's result and moves the task as `decision` says, if `tick_id` still
     /// holds the task for that attempt (fencing: a tick that lost its lease changes nothing).
     /// Returns whether the result was recorded. A task that ends makes its notification here,
-    /// in the same transaction, if its endpoint names one.
+    /// in the same transaction, if its endpoint's notifications (as the caller read them) name
+    /// one.
     pub fn record_result(
         &self,
-        task: &Task,
+        Held { task, notify }: Held,
         tick_id: &str,
         result: &AttemptResult,
         decision: &Decision,
@@ -634,7 +635,7 @@ impl Tx<'_> {
             status: result.status,
             attempts: result.number.saturating_sub(task.attempts_base),
         };
-        self.notify(task, &ending, tick_id, finished_at)?;
+        self.notify(task, notify, &ending, tick_id, finished_at)?;
         Ok(true)
     }
 
@@ -642,17 +643,12 @@ impl Tx<'_> {
     fn notify(
         &self,
         task: &Task,
+        notify: &Notify,
         ending: &notification::Ending,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        if task.notifies.is_some() || outcome_of(ending.state).is_none() {
-            return Ok(());
-        }
-        let Some(endpoint) = self.endpoint(&task.endpoint)? else {
-            return Ok(());
-        };
-        if let Some(new) = notification::for_ending(task, &endpoint, ending, now, actor) {
+        if let Some(new) = notification::for_ending(task, notify, ending, now, actor) {
             self.insert_task(&new, actor, now)
                 .with_context(|| format!("cannot schedule the notification of task {}", task.id))?;
         }
@@ -664,7 +660,7 @@ impl Tx<'_> {
     /// its attempts are used up. Fenced like `record_result`.
     pub fn recover(
         &self,
-        task: &Task,
+        Held { task, notify }: Held,
         actor: &str,
         now: DateTime<Utc>,
         due_again_at: DateTime<Utc>,
@@ -690,7 +686,7 @@ impl Tx<'_> {
                 status: None,
                 attempts: task.attempts_used(),
             };
-            self.notify(task, &ending, actor, now)?;
+            self.notify(task, notify, &ending, actor, now)?;
         }
         Ok(true)
     }
@@ -748,6 +744,13 @@ impl Tx<'_> {
         self.backend().set_last_task(&schedule.name, id)?;
         Ok(Some(id))
     }
+}
+
+/// A task a tick holds, with where its endpoint reports outcomes (as the tick read it).
+#[derive(Clone, Copy)]
+pub struct Held<'a> {
+    pub task: &'a Task,
+    pub notify: &'a Notify,
 }
 
 /// The stored outcome of a terminal state; None for the others.
