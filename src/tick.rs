@@ -19,7 +19,7 @@ use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
 use crate::store::{
-    Claim, Claimed, Firing, Held, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
+    Claim, Claimed, Decided, Firing, Held, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
 };
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
@@ -761,19 +761,19 @@ impl Tick {
         let mut notices = Vec::new();
         let skip: Vec<String> = self.missing.keys().cloned().collect();
         let claimed = self.store.in_transaction(|store| {
+            let mut decided = Vec::new();
             for report in group {
                 let Some(task) = held.get(&report.task_id()) else {
                     continue;
                 };
                 match report {
-                    Report::Attempted(result) => {
-                        notices.push(self.record(store, task, result, now)?);
-                    }
+                    Report::Attempted(result) => decided.push(self.decide(task, result, now)),
                     Report::NotStarted { why, .. } => {
                         store.release(task, &self.id, now, why.detail())?;
                     }
                 }
             }
+            notices.extend(self.record(store, &decided, now)?);
             let Some(ask) = ask else {
                 return Ok(Claimed::default());
             };
@@ -814,14 +814,13 @@ impl Tick {
         Ok(claimed)
     }
 
-    /// Decides and records one result.
-    fn record(
+    /// What becomes of a task after its attempt's result, and why.
+    fn decide<'a>(
         &self,
-        store: &Tx,
-        task: &Task,
-        result: &AttemptResult,
+        task: &'a Task,
+        result: &'a AttemptResult,
         now: DateTime<Utc>,
-    ) -> Result<Notice> {
+    ) -> Decision<'a> {
         let retry_after = result
             .retry_after
             .as_deref()
@@ -845,21 +844,42 @@ impl Tick {
             State::Cancelled => Some(format!("executor error: {summary}")),
             _ => None,
         };
-        let notify = self.notify_of(&task.endpoint);
-        let held = Held {
+        Decision {
             task,
-            notify: &notify,
-        };
-        let recorded =
-            store.record_result(held, &self.id, result, &decision, now, reason.as_deref())?;
-        Ok(Notice {
-            task_id: task.id,
-            endpoint: task.endpoint.clone(),
-            state: decision.state,
-            sent: result.verdict != Verdict::ExecutorError,
+            result,
+            notify: self.notify_of(&task.endpoint),
+            decision,
             reason,
-            recorded,
-        })
+        }
+    }
+
+    /// Records a group's results, and what cron's mail must say of each.
+    fn record(&self, store: &Tx, decided: &[Decision], now: DateTime<Utc>) -> Result<Vec<Notice>> {
+        let outcomes: Vec<Decided> = decided
+            .iter()
+            .map(|d| Decided {
+                held: Held {
+                    task: d.task,
+                    notify: &d.notify,
+                },
+                result: d.result,
+                decision: &d.decision,
+                reason: d.reason.as_deref(),
+            })
+            .collect();
+        let recorded = store.record_results(&self.id, &outcomes, now)?;
+        Ok(decided
+            .iter()
+            .zip(recorded)
+            .map(|(d, recorded)| Notice {
+                task_id: d.task.id,
+                endpoint: d.task.endpoint.clone(),
+                state: d.decision.state,
+                sent: d.result.verdict != Verdict::ExecutorError,
+                reason: d.reason.clone(),
+                recorded,
+            })
+            .collect())
     }
 
     /// Counts a recorded result and says what cron's mail must carry.
@@ -912,6 +932,16 @@ impl Tick {
             logfile::append_message(path, Some(&format!("tick {}", self.id)), message);
         }
     }
+}
+
+/// One attempt's result and what the tick decided of it, before it is recorded.
+struct Decision<'a> {
+    task: &'a Task,
+    result: &'a AttemptResult,
+    /// Where the task's endpoint reports outcomes, as this tick read it.
+    notify: Notify,
+    decision: task::Decision,
+    reason: Option<String>,
 }
 
 /// What one recorded result means for the operator.

@@ -120,6 +120,10 @@ pub trait Claims {
     /// Records an attempt's result and moves the task on, fenced: only the tick that holds the
     /// task for that attempt changes anything. False when it no longer held it.
     fn record_result(&self, recorded: &Recorded) -> Result<bool>;
+    /// `record_result` for each of a group, in order; whether each was recorded.
+    fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
+        recorded.iter().map(|r| self.record_result(r)).collect()
+    }
     /// Frees a task whose tick is gone: its in-flight attempt becomes `interrupted`. Fenced like
     /// `record_result`.
     fn recover_task(&self, recovery: &Recovery) -> Result<bool>;

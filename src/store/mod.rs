@@ -601,42 +601,70 @@ impl Tx<'_> {
     /// one.
     pub fn record_result(
         &self,
-        Held { task, notify }: Held,
+        held: Held,
         tick_id: &str,
         result: &AttemptResult,
         decision: &Decision,
         finished_at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<bool> {
-        let outcome = outcome_of(decision.state);
-        let recorded = self.backend().record_result(&records::Recorded {
-            tick_id,
+        let one = Decided {
+            held,
             result,
-            outcome,
-            next_attempt_at: decision.next_attempt_at,
-            finished_at,
+            decision,
             reason,
-        })?;
-        if !recorded {
-            return Ok(false);
-        }
-        let detail = format!("attempt {}: {}", result.number, result.summary());
-        self.record_transition(
-            result.task_id,
-            finished_at,
-            Some(State::Running),
-            decision.state,
-            tick_id,
-            Some(&detail),
-        )?;
-        let ending = notification::Ending {
-            state: decision.state,
-            reason,
-            status: result.status,
-            attempts: result.number.saturating_sub(task.attempts_base),
         };
-        self.notify(task, notify, &ending, tick_id, finished_at)?;
-        Ok(true)
+        Ok(self.record_results(tick_id, &[one], finished_at)?[0])
+    }
+
+    /// `record_result` for a group of results, a few statements for the whole group where the
+    /// backend can (PostgreSQL: one round trip per statement). Says, for each, whether it was
+    /// recorded.
+    pub fn record_results(
+        &self,
+        tick_id: &str,
+        results: &[Decided],
+        finished_at: DateTime<Utc>,
+    ) -> Result<Vec<bool>> {
+        let recorded: Vec<records::Recorded> = results
+            .iter()
+            .map(|outcome| records::Recorded {
+                tick_id,
+                result: outcome.result,
+                outcome: outcome_of(outcome.decision.state),
+                next_attempt_at: outcome.decision.next_attempt_at,
+                finished_at,
+                reason: outcome.reason,
+            })
+            .collect();
+        let done = self.backend().record_results(&recorded)?;
+        let kept = || results.iter().zip(&done).filter(|(_, done)| **done);
+        let transitions: Vec<Transition> = kept()
+            .map(|(outcome, _)| Transition {
+                task_id: outcome.result.task_id,
+                at: finished_at,
+                from: Some(State::Running),
+                to: outcome.decision.state,
+                actor: tick_id.to_string(),
+                detail: Some(format!(
+                    "attempt {}: {}",
+                    outcome.result.number,
+                    outcome.result.summary()
+                )),
+            })
+            .collect();
+        self.backend().insert_transitions(&transitions)?;
+        for (outcome, _) in kept() {
+            let Held { task, notify } = outcome.held;
+            let ending = notification::Ending {
+                state: outcome.decision.state,
+                reason: outcome.reason,
+                status: outcome.result.status,
+                attempts: outcome.result.number.saturating_sub(task.attempts_base),
+            };
+            self.notify(task, notify, &ending, tick_id, finished_at)?;
+        }
+        Ok(done)
     }
 
     /// Schedules the notification of a task's ending, if its endpoint names one for it.
@@ -751,6 +779,15 @@ impl Tx<'_> {
 pub struct Held<'a> {
     pub task: &'a Task,
     pub notify: &'a Notify,
+}
+
+/// One attempt's result for `Tx::record_results`: the task, what the tick decided, and why.
+#[derive(Clone, Copy)]
+pub struct Decided<'a> {
+    pub held: Held<'a>,
+    pub result: &'a AttemptResult,
+    pub decision: &'a Decision,
+    pub reason: Option<&'a str>,
 }
 
 /// The stored outcome of a terminal state; None for the others.
