@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::tasks::{tasks_from_rows, TASK_COLUMNS};
 use super::{at, count, not_before, Postgres};
-use crate::attempt::AttemptOutcome;
+use crate::attempt::{AttemptOutcome, AttemptResult};
 use crate::store::backend::Claims;
 use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
@@ -165,6 +165,99 @@ impl Claims for Postgres {
             ],
         )?;
         Ok(true)
+    }
+
+    /// A group in two statements (tasks, then their attempts), each over arrays of the
+    /// group's values: two round trips for the group, not two per result.
+    fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
+        if recorded.len() < 2 {
+            return recorded.iter().map(|r| self.record_result(r)).collect();
+        }
+        let ids: Vec<i64> = recorded.iter().map(|r| r.result.task_id).collect();
+        let ticks: Vec<&str> = recorded.iter().map(|r| r.tick_id).collect();
+        let numbers: Vec<i32> = recorded.iter().map(|r| r.result.number as i32).collect();
+        let outcomes: Vec<Option<&str>> = recorded
+            .iter()
+            .map(|r| r.outcome.map(|o| o.as_str()))
+            .collect();
+        let finished: Vec<DateTime<Utc>> = recorded.iter().map(|r| at(r.finished_at)).collect();
+        let next: Vec<Option<DateTime<Utc>>> = recorded
+            .iter()
+            .map(|r| r.next_attempt_at.map(not_before))
+            .collect();
+        let reasons: Vec<Option<&str>> = recorded.iter().map(|r| r.reason).collect();
+        let summaries: Vec<String> = recorded.iter().map(|r| r.result.summary()).collect();
+        let rows = self
+            .query(
+                "UPDATE tasks t SET tick_id = NULL, lease_until = NULL, outcome = r.outcome, \
+                     finished_at = CASE WHEN r.outcome IS NULL THEN NULL ELSE r.finished_at END, \
+                     next_attempt_at = COALESCE(r.next_at, t.next_attempt_at), \
+                     reason = r.reason, last_result = r.summary \
+                 FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], \
+                             $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[]) \
+                     AS r(id, tick, number, outcome, finished_at, next_at, reason, summary) \
+                 WHERE t.id = r.id AND t.tick_id = r.tick AND t.attempts = r.number \
+                 RETURNING t.id",
+                &[
+                    &ids, &ticks, &numbers, &outcomes, &finished, &next, &reasons, &summaries,
+                ],
+            )
+            .with_context(|| format!("cannot record the results of tasks {ids:?}"))?;
+        let kept: std::collections::HashSet<i64> =
+            rows.iter().map(|row| row.get::<_, i64>(0)).collect();
+        let done: Vec<bool> = ids.iter().map(|id| kept.contains(id)).collect();
+        let results: Vec<&AttemptResult> = recorded
+            .iter()
+            .zip(&done)
+            .filter(|(_, done)| **done)
+            .map(|(r, _)| r.result)
+            .collect();
+        if results.is_empty() {
+            return Ok(done);
+        }
+        let column = |f: fn(&AttemptResult) -> Option<String>| -> Vec<Option<String>> {
+            results.iter().map(|r| f(r)).collect()
+        };
+        self.execute(
+            "UPDATE attempts a SET started_at = r.started_at, duration_ms = r.duration_ms, \
+                 outcome = r.outcome, status = r.status, error = r.error, request = r.request, \
+                 content_type = r.content_type, retry_after = r.retry_after, \
+                 location = r.location, body = r.body, body_truncated = r.body_truncated \
+             FROM unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::bigint[], \
+                         $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[], \
+                         $10::text[], $11::text[], $12::bytea[], $13::boolean[]) \
+                 AS r(task_id, number, started_at, duration_ms, outcome, status, error, \
+                      request, content_type, retry_after, location, body, body_truncated) \
+             WHERE a.task_id = r.task_id AND a.number = r.number",
+            &[
+                &results.iter().map(|r| r.task_id).collect::<Vec<i64>>(),
+                &results.iter().map(|r| r.number as i32).collect::<Vec<i32>>(),
+                &results
+                    .iter()
+                    .map(|r| at(r.started_at))
+                    .collect::<Vec<DateTime<Utc>>>(),
+                &results.iter().map(|r| r.duration_ms).collect::<Vec<i64>>(),
+                &results
+                    .iter()
+                    .map(|r| AttemptOutcome::from(r.verdict).as_str())
+                    .collect::<Vec<&str>>(),
+                &results
+                    .iter()
+                    .map(|r| r.status.map(i32::from))
+                    .collect::<Vec<Option<i32>>>(),
+                &column(|r| r.error.clone()),
+                &column(|r| r.request.clone()),
+                &column(|r| r.content_type.clone()),
+                &column(|r| r.retry_after.clone()),
+                &column(|r| r.location.clone()),
+                &results
+                    .iter()
+                    .map(|r| r.body.clone())
+                    .collect::<Vec<Option<Vec<u8>>>>(),
+                &results.iter().map(|r| r.body_truncated).collect::<Vec<bool>>(),
+            ],
+        )?;
+        Ok(done)
     }
 
     fn recover_task(&self, recovery: &Recovery) -> Result<bool> {
