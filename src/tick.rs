@@ -579,6 +579,19 @@ impl Tick {
                         oldest_pending.get_or_insert_with(Instant::now);
                     }
                 }
+                // A paced request that missed its slot was given back, due again: claim it
+                // again (the last claim may have found nothing while this tick held it).
+                if group.iter().any(|report| {
+                    matches!(
+                        report,
+                        Report::NotStarted {
+                            why: NotStarted::MissedSlot,
+                            ..
+                        }
+                    )
+                }) {
+                    nothing_due = false;
+                }
             }
             if held.is_empty() {
                 if nothing_due && self.options.follow && self.may_claim_more(false, left, stop) {

@@ -231,7 +231,10 @@ impl Claims for Postgres {
              WHERE a.task_id = r.task_id AND a.number = r.number",
             &[
                 &results.iter().map(|r| r.task_id).collect::<Vec<i64>>(),
-                &results.iter().map(|r| r.number as i32).collect::<Vec<i32>>(),
+                &results
+                    .iter()
+                    .map(|r| r.number as i32)
+                    .collect::<Vec<i32>>(),
                 &results
                     .iter()
                     .map(|r| at(r.started_at))
@@ -254,7 +257,10 @@ impl Claims for Postgres {
                     .iter()
                     .map(|r| r.body.clone())
                     .collect::<Vec<Option<Vec<u8>>>>(),
-                &results.iter().map(|r| r.body_truncated).collect::<Vec<bool>>(),
+                &results
+                    .iter()
+                    .map(|r| r.body_truncated)
+                    .collect::<Vec<bool>>(),
             ],
         )?;
         Ok(done)
