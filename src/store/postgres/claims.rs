@@ -118,60 +118,14 @@ impl Claims for Postgres {
     }
 
     fn record_result(&self, recorded: &Recorded) -> Result<bool> {
-        let result = recorded.result;
-        let number = result.number as i32;
-        let changed = self
-            .execute(
-                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = $1::text, \
-                     finished_at = CASE WHEN $1::text IS NULL THEN NULL ELSE $2::timestamptz END, \
-                     next_attempt_at = COALESCE($3::timestamptz, next_attempt_at), \
-                     reason = $4, last_result = $5 \
-                 WHERE id = $6 AND tick_id = $7 AND attempts = $8",
-                &[
-                    &recorded.outcome.map(|o| o.as_str()),
-                    &at(recorded.finished_at),
-                    &recorded.next_attempt_at.map(not_before),
-                    &recorded.reason,
-                    &result.summary(),
-                    &result.task_id,
-                    &recorded.tick_id,
-                    &number,
-                ],
-            )
-            .with_context(|| format!("cannot record the result of task {}", result.task_id))?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        let status = result.status.map(i32::from);
-        self.execute(
-            "UPDATE attempts SET started_at = $1, duration_ms = $2, outcome = $3, status = $4, \
-                 error = $5, request = $6, content_type = $7, retry_after = $8, location = $9, \
-                 body = $10, body_truncated = $11 \
-             WHERE task_id = $12 AND number = $13",
-            &[
-                &at(result.started_at),
-                &result.duration_ms,
-                &AttemptOutcome::from(result.verdict).as_str(),
-                &status,
-                &result.error,
-                &result.request,
-                &result.content_type,
-                &result.retry_after,
-                &result.location,
-                &result.body,
-                &result.body_truncated,
-                &result.task_id,
-                &number,
-            ],
-        )?;
-        Ok(true)
+        Ok(self.record_results(std::slice::from_ref(recorded))?[0])
     }
 
     /// A group in two statements (tasks, then their attempts), each over arrays of the
     /// group's values: two round trips for the group, not two per result.
     fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
-        if recorded.len() < 2 {
-            return recorded.iter().map(|r| self.record_result(r)).collect();
+        if recorded.is_empty() {
+            return Ok(Vec::new());
         }
         let ids: Vec<i64> = recorded.iter().map(|r| r.result.task_id).collect();
         let ticks: Vec<&str> = recorded.iter().map(|r| r.tick_id).collect();
