@@ -192,8 +192,8 @@ pub trait Counters {
     /// attempts counted them again).
     fn set_attempt_counts(&self, counts: &[AttemptCount]) -> Result<()>;
     /// Folds the changes appended since the last fold into the totals (PostgreSQL appends a row
-    /// per change rather than update a total); nothing to do where totals are updated in place.
-    /// Within a transaction.
+    /// per change rather than update a total), in a transaction of its own; nothing to do, and
+    /// no transaction, where totals are updated in place.
     fn fold_counts(&self) -> Result<()>;
     /// When the tick that ended last started and ended.
     fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;

@@ -5,11 +5,44 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::{at, Postgres};
-use crate::store::backend::Counters;
+use crate::store::backend::{Connection, Counters};
 use crate::store::records::AttemptCount;
 
 /// The advisory lock of the folding of counts: "httpat" "fold".
 const FOLD_LOCK: i64 = 0x6874_7470_666f;
+
+impl Postgres {
+    /// The fold itself, inside the transaction `fold_counts` opens. One folder at a time
+    /// (another one folding now does this one's work); the changes it moves are those committed
+    /// when it starts, later ones wait for the next fold.
+    fn fold_in_transaction(&self) -> Result<()> {
+        let folding: bool = self
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?
+            .try_get(0)?;
+        if !folding {
+            return Ok(());
+        }
+        self.execute(
+            "WITH moved AS (DELETE FROM task_count_changes RETURNING left_phase, entered_phase), \
+             changed AS ( \
+                 SELECT entered_phase AS phase, 1 AS n FROM moved WHERE entered_phase IS NOT NULL \
+                 UNION ALL SELECT left_phase, -1 FROM moved WHERE left_phase IS NOT NULL) \
+             INSERT INTO task_counts (phase, n) \
+             SELECT phase, sum(n) FROM changed GROUP BY phase ORDER BY phase \
+             ON CONFLICT (phase) DO UPDATE SET n = task_counts.n + excluded.n",
+            &[],
+        )?;
+        self.execute(
+            "WITH moved AS (DELETE FROM attempt_count_changes RETURNING endpoint, outcome) \
+             INSERT INTO attempt_counts (endpoint, outcome, n) \
+             SELECT endpoint, outcome, count(*) FROM moved GROUP BY endpoint, outcome \
+             ORDER BY endpoint, outcome \
+             ON CONFLICT (endpoint, outcome) DO UPDATE SET n = attempt_counts.n + excluded.n",
+            &[],
+        )?;
+        Ok(())
+    }
+}
 
 impl Counters for Postgres {
     fn phase_counts(&self) -> Result<Vec<(String, u64)>> {
@@ -72,33 +105,12 @@ impl Counters for Postgres {
     }
 
     fn fold_counts(&self) -> Result<()> {
-        // One folder at a time (another one folding now does this one's work). The changes it
-        // moves are those committed when it starts; later ones wait for the next fold.
-        let folding: bool = self
-            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?
-            .try_get(0)?;
-        if !folding {
-            return Ok(());
+        self.begin()?;
+        let folded = self.fold_in_transaction().and_then(|()| self.commit());
+        if folded.is_err() {
+            self.rollback();
         }
-        self.execute(
-            "WITH moved AS (DELETE FROM task_count_changes RETURNING left_phase, entered_phase), \
-             changed AS ( \
-                 SELECT entered_phase AS phase, 1 AS n FROM moved WHERE entered_phase IS NOT NULL \
-                 UNION ALL SELECT left_phase, -1 FROM moved WHERE left_phase IS NOT NULL) \
-             INSERT INTO task_counts (phase, n) \
-             SELECT phase, sum(n) FROM changed GROUP BY phase ORDER BY phase \
-             ON CONFLICT (phase) DO UPDATE SET n = task_counts.n + excluded.n",
-            &[],
-        )?;
-        self.execute(
-            "WITH moved AS (DELETE FROM attempt_count_changes RETURNING endpoint, outcome) \
-             INSERT INTO attempt_counts (endpoint, outcome, n) \
-             SELECT endpoint, outcome, count(*) FROM moved GROUP BY endpoint, outcome \
-             ORDER BY endpoint, outcome \
-             ON CONFLICT (endpoint, outcome) DO UPDATE SET n = attempt_counts.n + excluded.n",
-            &[],
-        )?;
-        Ok(())
+        folded
     }
 
     fn last_ended_tick(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
