@@ -121,30 +121,23 @@ impl Metrics {
 /// then renamed over it, so that a reader (node_exporter's textfile collector) never sees half
 /// of it. The temporary name does not end in `.prom`, so the collector never reads it either.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let write = || -> Result<()> {
-        let folder = match path.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() => folder,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .context("the path names no file")?
-            .to_string_lossy();
-        let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = (|| -> Result<()> {
-            let mut file = std::fs::File::create(&temporary)
-                .with_context(|| format!("cannot create {}", temporary.display()))?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, path)?;
-            Ok(())
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written
+    let context = || format!("cannot write the metrics file {}", path.display());
+    let name = path.file_name().with_context(context)?.to_string_lossy();
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
     };
-    write().with_context(|| format!("cannot write the metrics file {}", path.display()))
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.with_context(context)
 }
 
 /// The exposition text as it is built.
