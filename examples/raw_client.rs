@@ -8,8 +8,13 @@
 //! target/release/examples/raw_client http://127.0.0.1:8080/hook 10000 16
 //! ```
 //!
-//! Output, one line on stdout: `REQUESTS_PER_SECOND` (a number); `-v` as a 4th argument adds a
-//! summary on stderr. Exits 1 when any request fails or gets a non-2xx status.
+//! Output, one line on stdout: `REQUESTS_PER_SECOND` (a number); `-v` after the three arguments
+//! adds a summary on stderr. Exits 1 when any request fails or gets a non-2xx status.
+//!
+//! `--stock` sends with a plain ureq agent instead: the same timeouts, statuses as results and no
+//! redirects, but ureq's own resolver (a thread per request when a timeout is set) and its
+//! default keep-alive pool (10 connections in all). That is the "raw ureq client" a user would
+//! write; httpat's agent remembers resolved addresses and keeps a connection per worker.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -28,8 +33,12 @@ fn main() -> ExitCode {
         eprintln!("raw_client: REQUESTS and CONCURRENCY must be whole numbers");
         return ExitCode::from(2);
     };
-    let verbose = args.get(4).is_some_and(|a| a == "-v");
-    let agent = httpat::executor::agent();
+    let verbose = args[4..].iter().any(|a| a == "-v");
+    let agent = if args[4..].iter().any(|a| a == "--stock") {
+        stock_agent()
+    } else {
+        httpat::executor::agent()
+    };
     // Workers take the next request number from one counter, as a tick's workers take the
     // next job from one queue.
     let next = Arc::new(AtomicU64::new(0));
@@ -70,6 +79,19 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// A ureq agent as ureq's documentation builds one, with httpat's settings that change what a
+/// request does (timeouts, statuses as results, no redirects) and nothing that makes it faster.
+fn stock_agent() -> ureq::Agent {
+    let timeout = httpat::endpoint::DEFAULT_TIMEOUT;
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout))
+        .build()
+        .into()
 }
 
 /// One request shaped like a tick's: a JSON body, its Content-Type and an Idempotency-Key; the

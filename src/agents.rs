@@ -5,10 +5,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::tls::TlsConfig;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::Agent;
 
 use crate::proxy::{ProxyChoice, ProxyEnv};
@@ -122,9 +125,61 @@ pub fn build(tls: TlsConfig, timeout: Duration, proxy: Option<ureq::Proxy>) -> A
         .tls_config(tls)
         .timeout_global(Some(timeout))
         .timeout_connect(Some(timeout))
-        .max_idle_connections_per_host(64)
+        // Every worker's connection stays open between its requests (ureq keeps 10 in all by
+        // default, so that at --concurrency 16 six workers connected again for every request).
+        .max_idle_connections(IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(IDLE_CONNECTIONS)
         .build();
-    Agent::new_with_config(config)
+    Agent::with_parts(config, DefaultConnector::new(), Remembering::default())
+}
+
+/// How many keep-alive connections an agent keeps open, to one host or in all.
+const IDLE_CONNECTIONS: usize = 256;
+
+/// How long an agent reuses the addresses a host name resolved to: curl's default.
+const RESOLVED_FOR: Duration = Duration::from_secs(60);
+
+/// ureq's own resolver, remembering what it found for `RESOLVED_FOR`. ureq resolves the host of
+/// every request before it looks in its keep-alive pool, and with a timeout set each lookup runs
+/// in a thread of its own: without this, every request (over a connection already open too)
+/// started and ended a thread, which cost a drain of a local endpoint about half its speed.
+#[derive(Debug, Default)]
+struct Remembering {
+    found: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for Remembering {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{} {} {:?}",
+            uri.scheme_str().unwrap_or_default(),
+            uri.authority().map_or("", |a| a.as_str()),
+            config.ip_family()
+        );
+        // A poisoned lock only means another worker panicked while holding it; the map stays
+        // whole (each insert is one step).
+        let remembered = self
+            .found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < RESOLVED_FOR)
+            .map(|(_, addrs)| addrs.clone());
+        if let Some(addrs) = remembered {
+            return Ok(addrs);
+        }
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
+    }
 }
 
 #[cfg(test)]
