@@ -485,3 +485,76 @@ fn on_postgresql_the_changes_of_the_counts_are_folded_and_the_counts_stay_the_sa
         );
     }
 }
+
+/// The kept counts (`httpat_tasks`, `httpat_attempts_total`) at `at` against the tables' own.
+fn assert_counts_agree(env: &Env, at: &str, when: &str) {
+    let samples = metrics(env, at);
+    for state in STATES {
+        assert_eq!(
+            value(&samples, "httpat_tasks", &[("state", state)]),
+            Some(listed(env, at, state)),
+            "httpat_tasks{{state=\"{state}\"}} {when}"
+        );
+    }
+    for ((endpoint, outcome), count) in attempts_by_show(env) {
+        assert_eq!(
+            value(
+                &samples,
+                "httpat_attempts_total",
+                &[("endpoint", &endpoint), ("outcome", &outcome)]
+            ),
+            Some(count),
+            "httpat_attempts_total{{endpoint=\"{endpoint}\",outcome=\"{outcome}\"}} {when}"
+        );
+    }
+}
+
+#[test]
+fn the_counts_follow_claims_results_releases_and_recoveries() {
+    let server = Server::start();
+    let mut env = Env::new();
+    env.now(NOW);
+    env.ok(&["register", "held", "--url", &server.url("/held")]);
+    env.ok(&[
+        "register",
+        "slow",
+        "--url",
+        &server.url("/slow"),
+        "--timeout",
+        "1s",
+    ]);
+    for n in 0..4 {
+        env.schedule(&["held", "--at", NOW, "--arg", &format!("n={n}")]);
+    }
+    // A tick killed while its requests are in flight: its tasks stay running until the next
+    // tick recovers them (an interrupted attempt each) and sends them again.
+    server.hold("/held");
+    let mut killed = spawn_tick(&env, NOW, &["--concurrency", "4"]);
+    assert!(server.wait_for(4), "the tick did not send its requests");
+    killed.kill().expect("kill the tick");
+    killed.wait().expect("reap the tick");
+    let later = shift_ms(NOW, 1_000);
+    assert_counts_agree(&env, &later, "while a killed tick holds its tasks");
+    server.release();
+    tick(&env, &later, &[]);
+    assert_counts_agree(&env, &later, "after the recovery");
+    assert_eq!(listed(&env, &later, "succeeded"), 4.0);
+
+    // A tick whose time runs out with requests still queued gives them back, due again.
+    server.set_delay(Duration::from_millis(200));
+    for n in 0..12 {
+        env.schedule(&["slow", "--at", &later, "--arg", &format!("n={n}")]);
+    }
+    let last = shift_ms(NOW, 2_000);
+    tick(
+        &env,
+        &last,
+        &["--concurrency", "1", "--max-runtime", "1500ms"],
+    );
+    let due = listed(&env, &last, "due");
+    assert!(
+        due > 0.0 && due < 12.0,
+        "the tick was to send some and give the rest back: {due} due"
+    );
+    assert_counts_agree(&env, &last, "after a tick gave tasks back");
+}

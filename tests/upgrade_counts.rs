@@ -17,6 +17,9 @@ const SQLITE_PREVIOUS: [&str; 4] = [
     include_str!("../migrations/sqlite/0004_first_deployment.sql"),
 ];
 
+/// SQLite's version 5, which counted every change of a task by trigger.
+const SQLITE_5: &str = include_str!("../migrations/sqlite/0005_operators.sql");
+
 /// The previous release's PostgreSQL schema: version 1.
 const POSTGRES_PREVIOUS: &str = include_str!("../migrations/postgres/0001_initial.sql");
 
@@ -212,4 +215,46 @@ fn the_previous_schema_is_migrated_with_its_tasks_and_attempts_counted() {
     assert_eq!(after["tasks"]["succeeded"], 5);
     assert_eq!(attempts_total(&after, "success"), 5);
     assert_eq!(server.count(), 3);
+}
+
+#[test]
+fn on_sqlite_a_version_5_database_with_a_task_in_flight_keeps_its_counts() {
+    // Version 6 changes SQLite's triggers alone (a tick's claims, results, releases and
+    // recoveries are counted by the store instead); PostgreSQL's schema is not changed by it.
+    let mut env = Env::new();
+    if env.backend() != Backend::Sqlite {
+        return;
+    }
+    let server = Server::start();
+    env.now(NOW);
+    make_sqlite_previous(&env, &server.url("/ok"));
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    // Task 3 is in flight for a tick long gone (its lease ran out an hour ago).
+    conn.execute_batch(&format!(
+        "UPDATE tasks SET tick_id = 'old:1:t', lease_until = {lease}, attempts = 1 WHERE id = 3; \
+         INSERT INTO attempts (task_id, number, tick_id, started_at) \
+             VALUES (3, 1, 'old:1:t', {lease});",
+        lease = ms(NOW) - 3_600_000
+    ))
+    .unwrap();
+    conn.execute_batch(SQLITE_5).unwrap();
+    conn.pragma_update(None, "user_version", 5).unwrap();
+    drop(conn);
+
+    let counted = metrics(&env);
+    assert_eq!(counted["tasks"]["running"], 1, "{counted:#}");
+    assert_eq!(counted["tasks"]["due"], 1, "{counted:#}");
+    // The tick recovers task 3 (an interrupted attempt) and sends it with the others.
+    env.now("2026-12-01T12:10:00Z");
+    env.ok(&["tick"]);
+    let after = metrics(&env);
+    assert_eq!(after["tasks"]["running"], 0, "{after:#}");
+    assert_eq!(after["tasks"]["due"], 0, "{after:#}");
+    assert_eq!(after["tasks"]["retrying"], 0, "{after:#}");
+    assert_eq!(after["tasks"]["succeeded"], 5, "{after:#}");
+    assert_eq!(attempts_total(&after, "interrupted"), 1, "{after:#}");
+    assert_eq!(attempts_total(&after, "success"), 5, "{after:#}");
+    let shown = env.json(&["show", "3"]);
+    assert_eq!(shown["state"], "succeeded");
+    assert_eq!(shown["attempts"].as_array().unwrap().len(), 2);
 }

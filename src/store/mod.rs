@@ -630,6 +630,7 @@ impl Tx<'_> {
             .iter()
             .map(|outcome| records::Recorded {
                 tick_id,
+                task: outcome.held.task,
                 result: outcome.result,
                 outcome: outcome_of(outcome.decision.state),
                 next_attempt_at: outcome.decision.next_attempt_at,

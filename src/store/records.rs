@@ -302,6 +302,8 @@ impl Candidate {
 #[derive(Debug, Clone)]
 pub struct Recorded<'a> {
     pub tick_id: &'a str,
+    /// The task as the tick claimed it.
+    pub task: &'a Task,
     pub result: &'a AttemptResult,
     /// Set when the task is finished by this result.
     pub outcome: Option<Outcome>,

@@ -4,10 +4,10 @@
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{named_params, OptionalExtension};
+use rusqlite::named_params;
 
 use super::tasks::{task_from_row, TASK_COLUMNS};
-use super::{from_millis, millis, millis_not_before, Sqlite};
+use super::{from_millis, millis, millis_not_before, Phase, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Claims;
 use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
@@ -16,6 +16,59 @@ use crate::task::Task;
 /// Up to this many due tasks, a claim reads them all and orders them itself; above, it walks the
 /// priority levels.
 const FEW_DUE: usize = 2048;
+
+impl Sqlite {
+    /// Records the attempt of a result that counts, and counts the task's move.
+    fn finish_attempt(&self, recorded: &Recorded) -> Result<()> {
+        let result = recorded.result;
+        let verdict = AttemptOutcome::from(result.verdict).as_str();
+        let mut tally = self.tally.borrow_mut();
+        tally.moved(
+            Some(Phase::Running),
+            Phase::unheld(
+                recorded.outcome.map(|o| o.as_str()),
+                result.number,
+                recorded.task.attempts_base,
+            ),
+        );
+        tally.finished(&recorded.task.endpoint, verdict);
+        drop(tally);
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET started_at = :started, duration_ms = :duration, \
+                     outcome = :verdict, status = :status, error = :error, request = :request, \
+                     content_type = :content_type, retry_after = :retry_after, \
+                     location = :location, body = :body, body_truncated = :truncated \
+                 WHERE task_id = :id AND number = :number",
+            )?
+            .execute(named_params! {
+                ":started": millis(result.started_at),
+                ":duration": result.duration_ms,
+                ":verdict": verdict,
+                ":status": result.status,
+                ":error": result.error,
+                ":request": result.request,
+                ":content_type": result.content_type,
+                ":retry_after": result.retry_after,
+                ":location": result.location,
+                ":body": result.body,
+                ":truncated": result.body_truncated,
+                ":id": result.task_id,
+                ":number": result.number,
+            })
+            .with_context(|| format!("cannot record the attempt of task {}", result.task_id))?;
+        Ok(())
+    }
+}
+
+/// The ids of a claim in words, for an error.
+fn id_range(ids: &[i64]) -> String {
+    match ids {
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first} to {last}"),
+        [] => "(none)".to_string(),
+    }
+}
 
 impl Claims for Sqlite {
     fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
@@ -147,38 +200,52 @@ impl Claims for Sqlite {
     }
 
     fn take_tasks(&self, ids: &[i64], claim: &Claim) -> Result<Vec<Task>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for the whole claim, and one for its attempts: a statement per task
+        // cost more than the rows it changed.
         let sql = format!(
             "UPDATE tasks SET tick_id = :tick, lease_until = :lease, attempts = attempts + 1 \
-             WHERE id = :id AND outcome IS NULL AND tick_id IS NULL \
+             WHERE id IN (SELECT value FROM json_each(:ids)) \
+               AND outcome IS NULL AND tick_id IS NULL \
              RETURNING {TASK_COLUMNS}"
         );
-        let mut take = self.conn.prepare_cached(&sql)?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let task = take
-                .query_row(
-                    named_params! {
-                        ":tick": claim.tick_id,
-                        ":lease": millis(claim.lease_until),
-                        ":id": id,
-                    },
-                    task_from_row,
-                )
-                .optional()
-                .with_context(|| format!("cannot claim task {id}"))?;
-            claimed.extend(task);
-        }
-        let mut insert_attempt = self.conn.prepare_cached(
-            "INSERT INTO attempts (task_id, number, tick_id, started_at) VALUES (?1, ?2, ?3, ?4)",
-        )?;
+        let listed = serde_json::to_string(ids)?;
+        let mut claimed = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                named_params! {
+                    ":tick": claim.tick_id,
+                    ":lease": millis(claim.lease_until),
+                    ":ids": listed,
+                },
+                task_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<Task>>>()
+            .with_context(|| format!("cannot claim tasks {}", id_range(ids)))?;
+        // RETURNING promises no order: the claim's is the candidates'.
+        let place: std::collections::HashMap<i64, usize> =
+            ids.iter().enumerate().map(|(at, &id)| (id, at)).collect();
+        claimed.sort_by_key(|task| place.get(&task.id).copied());
+        let mut tally = self.tally.borrow_mut();
         for task in &claimed {
-            insert_attempt.execute(rusqlite::params![
-                task.id,
-                task.attempts,
-                claim.tick_id,
-                millis(claim.started_at)
-            ])?;
+            let before = Phase::unheld(None, task.attempts - 1, task.attempts_base);
+            tally.moved(Some(before), Phase::Running);
         }
+        let taken: Vec<i64> = claimed.iter().map(|task| task.id).collect();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attempts (task_id, number, tick_id, started_at) \
+                 SELECT id, attempts, tick_id, ?2 FROM tasks \
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+            )?
+            .execute(rusqlite::params![
+                serde_json::to_string(&taken)?,
+                millis(claim.started_at)
+            ])
+            .with_context(|| format!("cannot record the attempts of tasks {}", id_range(ids)))?;
         Ok(claimed)
     }
 
@@ -195,6 +262,10 @@ impl Claims for Sqlite {
         if released == 0 {
             return Ok(false);
         }
+        self.tally.borrow_mut().moved(
+            Some(Phase::Running),
+            Phase::unheld(None, number - 1, task.attempts_base),
+        );
         self.conn
             .prepare_cached("DELETE FROM attempts WHERE task_id = ?1 AND number = ?2")?
             .execute(rusqlite::params![task_id, number])?;
@@ -205,54 +276,59 @@ impl Claims for Sqlite {
     }
 
     fn record_result(&self, recorded: &Recorded) -> Result<bool> {
-        let result = recorded.result;
-        let changed = self
+        Ok(self.record_results(std::slice::from_ref(recorded))?[0])
+    }
+
+    fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
+        if recorded.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The tasks of the whole group in one statement, each fenced by its tick and attempt;
+        // then each attempt recorded, for the tasks whose result counts.
+        let rows: Vec<serde_json::Value> = recorded
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.result.task_id,
+                    r.result.number,
+                    r.tick_id,
+                    r.outcome.map(|o| o.as_str()),
+                    millis(r.finished_at),
+                    r.next_attempt_at.map(millis_not_before),
+                    r.reason,
+                    r.result.summary()
+                ])
+            })
+            .collect();
+        let done: std::collections::HashSet<i64> = self
             .conn
             .prepare_cached(
-                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = :outcome, \
-                     finished_at = CASE WHEN :outcome IS NULL THEN NULL ELSE :finished END, \
-                     next_attempt_at = COALESCE(:next, next_attempt_at), \
-                     reason = :reason, last_result = :summary \
-                 WHERE id = :id AND tick_id = :tick AND attempts = :number",
+                "UPDATE tasks SET tick_id = NULL, lease_until = NULL, outcome = r.value ->> 3, \
+                     finished_at = CASE WHEN r.value ->> 3 IS NULL THEN NULL \
+                                        ELSE r.value ->> 4 END, \
+                     next_attempt_at = coalesce(r.value ->> 5, tasks.next_attempt_at), \
+                     reason = r.value ->> 6, last_result = r.value ->> 7 \
+                 FROM json_each(?1) AS r \
+                 WHERE tasks.id = r.value ->> 0 AND tasks.attempts = r.value ->> 1 \
+                   AND tasks.tick_id = r.value ->> 2 \
+                 RETURNING id",
             )?
-            .execute(named_params! {
-                ":outcome": recorded.outcome.map(|o| o.as_str()),
-                ":finished": millis(recorded.finished_at),
-                ":next": recorded.next_attempt_at.map(millis_not_before),
-                ":reason": recorded.reason,
-                ":summary": result.summary(),
-                ":id": result.task_id,
-                ":tick": recorded.tick_id,
-                ":number": result.number,
-            })
-            .with_context(|| format!("cannot record the result of task {}", result.task_id))?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        self.conn
-            .prepare_cached(
-                "UPDATE attempts SET started_at = :started, duration_ms = :duration, \
-                     outcome = :verdict, status = :status, error = :error, request = :request, \
-                     content_type = :content_type, retry_after = :retry_after, \
-                     location = :location, body = :body, body_truncated = :truncated \
-                 WHERE task_id = :id AND number = :number",
-            )?
-            .execute(named_params! {
-                ":started": millis(result.started_at),
-                ":duration": result.duration_ms,
-                ":verdict": AttemptOutcome::from(result.verdict).as_str(),
-                ":status": result.status,
-                ":error": result.error,
-                ":request": result.request,
-                ":content_type": result.content_type,
-                ":retry_after": result.retry_after,
-                ":location": result.location,
-                ":body": result.body,
-                ":truncated": result.body_truncated,
-                ":id": result.task_id,
-                ":number": result.number,
+            .query_map([serde_json::to_string(&rows)?], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()
+            .with_context(|| {
+                let ids: Vec<i64> = recorded.iter().map(|r| r.result.task_id).collect();
+                format!("cannot record the results of tasks {}", id_range(&ids))
             })?;
-        Ok(true)
+        recorded
+            .iter()
+            .map(|r| {
+                let kept = done.contains(&r.result.task_id);
+                if kept {
+                    self.finish_attempt(r)?;
+                }
+                Ok(kept)
+            })
+            .collect()
     }
 
     fn recover_task(&self, recovery: &Recovery) -> Result<bool> {
@@ -282,7 +358,14 @@ impl Claims for Sqlite {
         if changed == 0 {
             return Ok(false);
         }
-        self.conn
+        let outcome = recovery.failed.then_some("failed");
+        let mut tally = self.tally.borrow_mut();
+        tally.moved(
+            Some(Phase::Running),
+            Phase::unheld(outcome, task.attempts, task.attempts_base),
+        );
+        let interrupted = self
+            .conn
             .prepare_cached(
                 "UPDATE attempts SET outcome = 'interrupted', error = :why \
                  WHERE task_id = :id AND number = :number AND outcome IS NULL",
@@ -290,6 +373,9 @@ impl Claims for Sqlite {
             .execute(
                 named_params! {":why": recovery.why, ":id": task.id, ":number": task.attempts},
             )?;
+        if interrupted > 0 {
+            tally.finished(&task.endpoint, AttemptOutcome::Interrupted.as_str());
+        }
         Ok(true)
     }
 

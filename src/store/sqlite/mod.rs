@@ -40,6 +40,9 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0005_operators.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0006_tick_counts.sql"
+    )),
 ];
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
@@ -55,8 +58,9 @@ pub struct Sqlite {
     /// the claims of one tick share their "now", and a backlog only shrinks, so the next ones
     /// go straight to the walk of the priority levels.
     backlog_at: std::cell::Cell<Option<i64>>,
-    /// Tasks made in the open transaction: added to the `waiting` count when it commits.
-    made: std::cell::Cell<i64>,
+    /// What the open transaction changed of the kept counts that no trigger counts: added to
+    /// them when it commits.
+    tally: std::cell::RefCell<Tally>,
     /// The `data_version` last seen by `tick --follow`'s wait.
     seen_version: std::cell::Cell<Option<i64>>,
 }
@@ -84,7 +88,7 @@ impl Sqlite {
         Ok(Sqlite {
             conn,
             path: PathBuf::new(),
-            made: Default::default(),
+            tally: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
         })
@@ -99,7 +103,7 @@ impl Sqlite {
         let mut db = Sqlite {
             conn,
             path: path.to_path_buf(),
-            made: Default::default(),
+            tally: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
         };
@@ -155,24 +159,21 @@ impl Sqlite {
 
 impl backend::Connection for Sqlite {
     fn begin(&self) -> Result<()> {
-        self.made.set(0);
+        self.tally.take();
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(())
     }
 
     fn commit(&self) -> Result<()> {
-        let made = self.made.replace(0);
-        if made > 0 {
-            self.conn
-                .prepare_cached("UPDATE task_counts SET n = n + ?1 WHERE phase = 'waiting'")?
-                .execute([made])
-                .context("cannot count the tasks made")?;
-        }
+        self.tally
+            .take()
+            .add_to(&self.conn)
+            .context("cannot update the kept counts")?;
         self.conn.execute_batch("COMMIT").context("cannot commit")
     }
 
     fn rollback(&self) {
-        self.made.set(0);
+        self.tally.take();
         // A failed COMMIT leaves the transaction open; a statement that failed inside one may
         // have ended it already. The rollback's own error would hide the one that matters.
         if !self.conn.is_autocommit() {
@@ -182,6 +183,94 @@ impl backend::Connection for Sqlite {
 
     fn clock(&self) -> Result<Option<(DateTime<Utc>, std::time::Instant)>> {
         Ok(None)
+    }
+}
+
+/// A task's phase, as the kept counts name it (migration 5, `task_counts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Retrying,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl Phase {
+    const ALL: [Phase; 6] = [
+        Phase::Waiting,
+        Phase::Retrying,
+        Phase::Running,
+        Phase::Succeeded,
+        Phase::Failed,
+        Phase::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Waiting => "waiting",
+            Phase::Retrying => "retrying",
+            Phase::Running => "running",
+            Phase::Succeeded => "succeeded",
+            Phase::Failed => "failed",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+
+    /// The phase of a task that no tick holds, as the schema's triggers reckon it.
+    fn unheld(outcome: Option<&str>, attempts: u32, attempts_base: u32) -> Phase {
+        match outcome {
+            Some("succeeded") => Phase::Succeeded,
+            Some("failed") => Phase::Failed,
+            Some(_) => Phase::Cancelled,
+            None if attempts > attempts_base => Phase::Retrying,
+            None => Phase::Waiting,
+        }
+    }
+}
+
+/// Changes to the kept counts that the open transaction made where no trigger counts them
+/// (migration 6): tasks inserted, and what claims, results, releases and recoveries moved.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Tasks gained (or lost) per phase, in the order of `Phase::ALL`.
+    phases: [i64; 6],
+    /// Attempts that got their outcome, by endpoint and outcome.
+    finished: std::collections::HashMap<(String, &'static str), i64>,
+}
+
+impl Tally {
+    fn moved(&mut self, from: Option<Phase>, to: Phase) {
+        if let Some(from) = from {
+            self.phases[from as usize] -= 1;
+        }
+        self.phases[to as usize] += 1;
+    }
+
+    fn finished(&mut self, endpoint: &str, outcome: &'static str) {
+        *self
+            .finished
+            .entry((endpoint.to_string(), outcome))
+            .or_default() += 1;
+    }
+
+    /// Adds the changes to the kept counts, in the open transaction.
+    fn add_to(self, conn: &Connection) -> rusqlite::Result<()> {
+        for (phase, n) in Phase::ALL.iter().zip(self.phases) {
+            if n != 0 {
+                conn.prepare_cached("UPDATE task_counts SET n = n + ?2 WHERE phase = ?1")?
+                    .execute(rusqlite::params![phase.as_str(), n])?;
+            }
+        }
+        for ((endpoint, outcome), n) in self.finished {
+            conn.prepare_cached(
+                "INSERT INTO attempt_counts (endpoint, outcome, n) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (endpoint, outcome) DO UPDATE SET n = n + excluded.n",
+            )?
+            .execute(rusqlite::params![endpoint, outcome, n])?;
+        }
+        Ok(())
     }
 }
 

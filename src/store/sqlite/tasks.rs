@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{from_millis, millis, millis_not_before, Sqlite};
+use super::{from_millis, millis, millis_not_before, Phase, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Tasks;
 use crate::store::conditions::state_condition;
@@ -118,7 +118,7 @@ impl Tasks for Sqlite {
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
         if inserted == 1 {
             // Made `waiting`: counted when the transaction commits.
-            self.made.set(self.made.get() + 1);
+            self.tally.borrow_mut().moved(None, Phase::Waiting);
         }
         Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
     }
@@ -209,6 +209,38 @@ impl Tasks for Sqlite {
             .query_row(named(&values).as_slice(), |row| row.get(0))?;
         let matched = matched as u64;
         Ok((tasks, matched))
+    }
+
+    fn insert_transitions(&self, transitions: &[Transition]) -> Result<()> {
+        let [_, _, ..] = transitions else {
+            return transitions
+                .iter()
+                .try_for_each(|transition| self.insert_transition(transition));
+        };
+        // Several in one statement, in order: a statement per row cost more than the rows.
+        let rows: Vec<serde_json::Value> = transitions
+            .iter()
+            .map(|t| {
+                serde_json::json!([
+                    t.task_id,
+                    millis(t.at),
+                    t.from.map(State::as_str),
+                    t.to.as_str(),
+                    t.actor,
+                    t.detail
+                ])
+            })
+            .collect();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+                     value ->> 5 \
+                 FROM json_each(?1)",
+            )?
+            .execute([serde_json::to_string(&rows)?])
+            .context("cannot record the tasks' history")?;
+        Ok(())
     }
 
     fn insert_transition(&self, transition: &Transition) -> Result<()> {
