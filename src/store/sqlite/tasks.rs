@@ -244,6 +244,7 @@ impl Tasks for Sqlite {
     }
 
     fn insert_transition(&self, transition: &Transition) -> Result<()> {
+        // One row (a single `schedule`): a plain statement, cheaper than reading a JSON list.
         self.conn
             .prepare_cached(
                 "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
