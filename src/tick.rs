@@ -1,10 +1,11 @@
 //! One tick of the executor: recover what a dead tick left, fire recurring schedules, claim due
 //! tasks and send them with the worker pool, and record every outcome in groups.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,8 @@ use crate::limits::LEAD;
 use crate::origin::Origin;
 use crate::recurring::CronRule;
 use crate::store::{
-    Claim, Claimed, Decided, Firing, Held, HeldBack, MissingReport, Schedule, Store, TickCounts, Tx,
+    Claim, Claimed, Decided, Firing, Held, HeldBack, Location, MissingReport, Schedule, Store,
+    TickCounts, Tx,
 };
 use crate::task::{self, State, Task, Verdict};
 use crate::{logfile, when};
@@ -63,6 +65,9 @@ pub struct Options {
     /// Stay until the runtime ends, sending tasks as their time comes (`--follow`); requests
     /// start until then and may finish after, by their timeout.
     pub follow: bool,
+    /// Where a second connection records results while the first claims (PostgreSQL, whose
+    /// server then works on both at once); None: one connection does both.
+    pub results_aside: Option<Location>,
 }
 
 /// What one tick did: its counts, the tasks it reported on stderr, and what it could not send.
@@ -178,6 +183,7 @@ pub fn run(
         missing: BTreeMap::new(),
         counts: TickCounts::default(),
         ended: Vec::new(),
+        recorder: None,
     };
     tick.run()
 }
@@ -236,6 +242,9 @@ struct Tick {
     missing: BTreeMap<String, Unusable>,
     counts: TickCounts,
     ended: Vec<Ended>,
+    /// Records results on a second connection (`Options::results_aside`), once the drain
+    /// started it.
+    recorder: Option<Recorder>,
 }
 
 impl Tick {
@@ -482,9 +491,12 @@ impl Tick {
         if self.options.follow {
             self.store.watch_changes()?;
         }
+        if let Some(location) = self.options.results_aside.clone() {
+            self.recorder = self.start_recorder(&location);
+        }
         let (pool, reports) = Pool::start(concurrency, Arc::clone(&self.clock), rule);
         let mut held: HashMap<i64, Task> = HashMap::new();
-        let drained = self.drain_with(&pool, &reports, &mut held, &stop);
+        let mut drained = self.drain_with(&pool, &reports, &mut held, &stop);
         if drained.is_err() {
             // The database failed: no request starts any more, those in flight finish, and
             // their results are recorded if the database lets them be; what it does not is
@@ -492,6 +504,11 @@ impl Tick {
             stop.store(true, Ordering::Relaxed);
         }
         pool.finish();
+        if let Some(recorder) = self.recorder.take() {
+            let written = recorder.finish();
+            let collected = self.collect(written, &mut held);
+            drained = drained.and(collected);
+        }
         if drained.is_err() {
             let late: Vec<Report> = reports.try_iter().collect();
             if !late.is_empty() {
@@ -499,6 +516,85 @@ impl Tick {
             }
         }
         drained
+    }
+
+    /// The recorder on a second connection to `location`; None (one connection does both, as
+    /// on SQLite: slower, not wrong) when it cannot be opened.
+    fn start_recorder(&self, location: &Location) -> Option<Recorder> {
+        match Store::open_existing(location) {
+            Ok(Some(store)) => Some(Recorder::start(store, self.id.clone())),
+            Ok(None) => None,
+            Err(e) => {
+                let message = format!(
+                    "cannot open a second connection to record results on (one connection \
+                     claims and records): {e:#}"
+                );
+                log::warn!("{message}");
+                self.log(&message);
+                None
+            }
+        }
+    }
+
+    /// Takes in what the recorder wrote: the tasks leave `held`, their notices are told.
+    fn collect(&mut self, written: Vec<Written>, held: &mut HashMap<i64, Task>) -> Result<()> {
+        let mut failed = Ok(());
+        for Written { ids, notices } in written {
+            for id in ids {
+                held.remove(&id);
+            }
+            match notices {
+                Ok(notices) => notices.into_iter().for_each(|notice| self.tell(notice)),
+                Err(e) => failed = failed.and(Err(e)),
+            }
+        }
+        failed
+    }
+
+    /// Hands a group to the recorder, leaving `group` empty, when there is a recorder and no
+    /// endpoint has limits (whose claims must see a slot freed as soon as its result is
+    /// recorded); else the group stays, for `commit`.
+    fn record_aside(&self, group: &mut Vec<Report>, held: &HashMap<i64, Task>) -> Result<()> {
+        let Some(recorder) = &self.recorder else {
+            return Ok(());
+        };
+        if group.is_empty() || self.endpoints.values().any(|e| !e.limits.is_none()) {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let mut recording = Recording {
+            decided: Vec::new(),
+            given_back: Vec::new(),
+            ids: Vec::new(),
+            now,
+        };
+        for report in group.drain(..) {
+            let Some(task) = held.get(&report.task_id()) else {
+                continue;
+            };
+            recording.ids.push(task.id);
+            match report {
+                Report::Attempted(result) => {
+                    let Decision {
+                        notify,
+                        decision,
+                        reason,
+                        ..
+                    } = self.decide(task, &result, now);
+                    recording.decided.push(Decision {
+                        task: Cow::Owned(task.clone()),
+                        result: Cow::Owned(result),
+                        notify,
+                        decision,
+                        reason,
+                    });
+                }
+                Report::NotStarted { why, .. } => {
+                    recording.given_back.push((task.clone(), why.detail()));
+                }
+            }
+        }
+        recorder.send(recording)
     }
 
     /// The claim, send and record loop of `drain`.
@@ -536,8 +632,13 @@ impl Tick {
         let mut idle_until: Option<Instant> = None;
         let mut freed = false;
         loop {
+            if let Some(recorder) = &self.recorder {
+                let written = recorder.written()?;
+                self.collect(written, held)?;
+            }
             let now = Instant::now();
-            let in_queue = held.len() - pending.len();
+            let recording = self.recorder.as_ref().map_or(0, Recorder::tasks);
+            let in_queue = held.len() - pending.len() - recording;
             let room = in_queue <= target / 2 && idle_until.is_none_or(|t| now >= t);
             let slot_due = next_slot_at.is_some_and(|t| now >= t);
             let may_claim =
@@ -553,8 +654,10 @@ impl Tick {
                     .options
                     .max_runtime
                     .saturating_sub(self.started.elapsed());
-                let group = std::mem::take(&mut pending);
+                let mut group = std::mem::take(&mut pending);
                 oldest_pending = None;
+                // On a second connection while this one claims, if there is one.
+                self.record_aside(&mut group, held)?;
                 freed = false;
                 let ask = may_claim.then(|| ClaimAsk {
                     want: (target.saturating_sub(in_queue)).min(left as usize) as u32,
@@ -563,7 +666,11 @@ impl Tick {
                     remaining,
                     max_timeout,
                 });
-                let claimed = self.commit(&group, held, ask)?;
+                let claimed = if group.is_empty() && ask.is_none() {
+                    Claimed::default()
+                } else {
+                    self.commit(&group, held, ask)?
+                };
                 if may_claim {
                     let fresh = claimed.tasks.len();
                     next_slot_at = self.next_slot(&claimed.held_back);
@@ -786,7 +893,7 @@ impl Tick {
                     }
                 }
             }
-            notices.extend(self.record(store, &decided, now)?);
+            notices.extend(record(store, &self.id, &decided, now)?);
             let Some(ask) = ask else {
                 return Ok(Claimed::default());
             };
@@ -858,41 +965,12 @@ impl Tick {
             _ => None,
         };
         Decision {
-            task,
-            result,
+            task: Cow::Borrowed(task),
+            result: Cow::Borrowed(result),
             notify: self.notify_of(&task.endpoint),
             decision,
             reason,
         }
-    }
-
-    /// Records a group's results, and what cron's mail must say of each.
-    fn record(&self, store: &Tx, decided: &[Decision], now: DateTime<Utc>) -> Result<Vec<Notice>> {
-        let outcomes: Vec<Decided> = decided
-            .iter()
-            .map(|d| Decided {
-                held: Held {
-                    task: d.task,
-                    notify: &d.notify,
-                },
-                result: d.result,
-                decision: &d.decision,
-                reason: d.reason.as_deref(),
-            })
-            .collect();
-        let recorded = store.record_results(&self.id, &outcomes, now)?;
-        Ok(decided
-            .iter()
-            .zip(recorded)
-            .map(|(d, recorded)| Notice {
-                task_id: d.task.id,
-                endpoint: d.task.endpoint.clone(),
-                state: d.decision.state,
-                sent: d.result.verdict != Verdict::ExecutorError,
-                reason: d.reason.clone(),
-                recorded,
-            })
-            .collect())
     }
 
     /// Counts a recorded result and says what cron's mail must carry.
@@ -947,10 +1025,150 @@ impl Tick {
     }
 }
 
-/// One attempt's result and what the tick decided of it, before it is recorded.
+/// Records a group's results for tick `tick_id`, and what cron's mail must say of each.
+fn record(
+    store: &Tx,
+    tick_id: &str,
+    decided: &[Decision],
+    now: DateTime<Utc>,
+) -> Result<Vec<Notice>> {
+    let outcomes: Vec<Decided> = decided
+        .iter()
+        .map(|d| Decided {
+            held: Held {
+                task: &d.task,
+                notify: &d.notify,
+            },
+            result: &d.result,
+            decision: &d.decision,
+            reason: d.reason.as_deref(),
+        })
+        .collect();
+    let recorded = store.record_results(tick_id, &outcomes, now)?;
+    Ok(decided
+        .iter()
+        .zip(recorded)
+        .map(|(d, recorded)| Notice {
+            task_id: d.task.id,
+            endpoint: d.task.endpoint.clone(),
+            state: d.decision.state,
+            sent: d.result.verdict != Verdict::ExecutorError,
+            reason: d.reason.clone(),
+            recorded,
+        })
+        .collect())
+}
+
+/// A group of results for the recorder: owned, to cross to its thread.
+struct Recording {
+    decided: Vec<Decision<'static>>,
+    /// Claimed tasks whose requests never started, and why.
+    given_back: Vec<(Task, &'static str)>,
+    /// Every task of the group.
+    ids: Vec<i64>,
+    now: DateTime<Utc>,
+}
+
+/// What the recorder wrote of a group: its tasks, and the notices of its results (or why the
+/// transaction failed).
+struct Written {
+    ids: Vec<i64>,
+    notices: Result<Vec<Notice>>,
+}
+
+/// A thread with a connection of its own that records groups of results, each in a
+/// transaction, in the order given, while the tick claims on its own connection.
+struct Recorder {
+    groups: Option<Sender<Recording>>,
+    written: Receiver<Written>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Tasks in groups handed over and not yet written back.
+    tasks: std::cell::Cell<usize>,
+}
+
+impl Recorder {
+    fn start(store: Store, tick_id: String) -> Recorder {
+        let (groups, recordings) = std::sync::mpsc::channel::<Recording>();
+        let (done, written) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            for recording in recordings {
+                let Recording {
+                    decided,
+                    given_back,
+                    ids,
+                    now,
+                } = recording;
+                let notices = store.in_transaction(|tx| {
+                    for (task, why) in &given_back {
+                        tx.release(task, &tick_id, now, why)?;
+                    }
+                    record(tx, &tick_id, &decided, now)
+                });
+                if done.send(Written { ids, notices }).is_err() {
+                    break;
+                }
+            }
+        });
+        Recorder {
+            groups: Some(groups),
+            written,
+            thread: Some(thread),
+            tasks: std::cell::Cell::new(0),
+        }
+    }
+
+    fn send(&self, recording: Recording) -> Result<()> {
+        let tasks = recording.ids.len();
+        let sent = self.groups.as_ref().map(|groups| groups.send(recording));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(Recorder::stopped());
+        }
+        self.tasks.set(self.tasks.get() + tasks);
+        Ok(())
+    }
+
+    fn stopped() -> anyhow::Error {
+        anyhow::anyhow!(
+            "the thread that records results stopped: the tick stops, and the tasks it held are \
+             recovered by the next tick"
+        )
+    }
+
+    /// Tasks handed over and not yet written back.
+    fn tasks(&self) -> usize {
+        self.tasks.get()
+    }
+
+    /// What was written since last asked.
+    fn written(&self) -> Result<Vec<Written>> {
+        let gone = self.thread.as_ref().is_none_or(|t| t.is_finished());
+        let written: Vec<Written> = self.written.try_iter().collect();
+        let tasks: usize = written.iter().map(|w| w.ids.len()).sum();
+        self.tasks.set(self.tasks.get().saturating_sub(tasks));
+        // Read before the results: a thread that ended with groups unwritten panicked.
+        if gone && self.tasks.get() > 0 {
+            return Err(Recorder::stopped());
+        }
+        Ok(written)
+    }
+
+    /// Waits for every group handed over to be written, and ends the thread.
+    fn finish(mut self) -> Vec<Written> {
+        self.groups = None;
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::warn!("the thread that records results panicked");
+            }
+        }
+        self.written.try_iter().collect()
+    }
+}
+
+/// One attempt's result and what the tick decided of it, before it is recorded (borrowed from
+/// the tick, or owned on the way to the recorder).
 struct Decision<'a> {
-    task: &'a Task,
-    result: &'a AttemptResult,
+    task: Cow<'a, Task>,
+    result: Cow<'a, AttemptResult>,
     /// Where the task's endpoint reports outcomes, as this tick read it.
     notify: Notify,
     decision: task::Decision,

@@ -16,7 +16,7 @@ use crate::error::{reported, usage};
 use crate::metrics::{self, Metrics};
 use crate::render;
 use crate::request::{endpoint_gone, RequestPlan};
-use crate::store::Store;
+use crate::store::{Location, Store};
 use crate::tick::{self, MissingVariables, Options, TickReport};
 use crate::when;
 
@@ -40,6 +40,14 @@ pub fn run(args: TickArgs, context: &Context) -> Result<()> {
             context.json,
         );
     }
+    // On PostgreSQL a tick records its results on a second connection while the first claims.
+    let options = Options {
+        results_aside: match context.location()? {
+            location @ Location::Postgres(_) => Some(location.clone()),
+            Location::Sqlite(_) => None,
+        },
+        ..options
+    };
     let report = tick::run(store, options, (start, read_at), context.log_path())?;
     if let Some(path) = &args.metrics_file {
         write_metrics(path, context)?;
@@ -109,6 +117,7 @@ fn check(args: &TickArgs) -> Result<Options> {
         max_runtime,
         limit: args.limit,
         follow: args.follow,
+        results_aside: None,
     })
 }
 

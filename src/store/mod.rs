@@ -34,7 +34,7 @@ pub use records::{
 
 /// An open database.
 pub struct Store {
-    backend: Box<dyn Backend>,
+    backend: Box<dyn Backend + Send>,
 }
 
 impl Store {
@@ -62,7 +62,7 @@ impl Store {
         Ok(Store::with(sqlite::Sqlite::empty()?))
     }
 
-    fn with(backend: impl Backend + 'static) -> Store {
+    fn with(backend: impl Backend + Send + 'static) -> Store {
         Store {
             backend: Box::new(backend),
         }
