@@ -46,10 +46,12 @@ struct Made {
     agents: HashMap<AgentKey, Result<Agent, NoAgent>>,
 }
 
-/// The agents of one tick.
+/// The agents of one tick, and the signing keys its requests use.
 pub struct Agents {
     proxies: ProxyEnv,
     made: Mutex<Made>,
+    /// Read from the tick's environment once and shared, as the agents are.
+    pub keys: crate::signing::Keys,
 }
 
 impl Agents {
@@ -58,6 +60,7 @@ impl Agents {
         Agents {
             proxies,
             made: Mutex::new(Made::default()),
+            keys: Default::default(),
         }
     }
 

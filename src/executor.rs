@@ -309,7 +309,9 @@ pub fn perform(
         Err(e) => return executor_error(job, started_at, format!("{e:#}")),
     };
     let lookup = |name: &str| std::env::var(name).ok();
-    let signed = plan.sign(endpoint, &job.task, started_at, lookup);
+    let signed = plan.sign(endpoint, &job.task, started_at, |name| {
+        agents.keys.get(name, lookup)
+    });
     let stored_request = serde_json::to_string(&plan).ok();
     let (headers, secrets) = match signed.and_then(|keys| {
         let (headers, mut secrets) = plan.expand_headers(lookup)?;

@@ -4,8 +4,11 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::endpoint::Endpoint;
 use crate::secrets::{self, Secret};
+use crate::signing::Key;
 use crate::task::Task;
 
 pub const USER_AGENT: &str = concat!("httpat/", env!("CARGO_PKG_VERSION"));
@@ -81,30 +84,29 @@ impl RequestPlan {
         endpoint: &Endpoint,
         task: &Task,
         sent_at: chrono::DateTime<chrono::Utc>,
-        lookup: impl Fn(&str) -> Option<String>,
+        key_of: impl Fn(&str) -> Result<Arc<Key>>,
     ) -> Result<Vec<Secret>> {
         if endpoint.signing_secrets.is_empty() {
             return Ok(Vec::new());
         }
-        let mut keys = Vec::new();
-        let mut secrets = Vec::new();
-        for name in &endpoint.signing_secrets {
-            let value = lookup(name).ok_or_else(|| {
-                anyhow::anyhow!("environment variable {name} is not set in the tick's environment")
-            })?;
-            keys.push(
-                crate::signing::key(&value)
-                    .with_context(|| format!("signing secret ${{{name}}}"))?,
-            );
-            secrets.push(Secret {
+        let keys = endpoint
+            .signing_secrets
+            .iter()
+            .map(|name| key_of(name))
+            .collect::<Result<Vec<Arc<Key>>>>()?;
+        let secrets = endpoint
+            .signing_secrets
+            .iter()
+            .zip(&keys)
+            .map(|(name, key)| Secret {
                 name: name.clone(),
-                value,
-            });
-        }
+                value: key.value.clone(),
+            })
+            .collect();
         let id = task.idempotency_key();
         let timestamp = sent_at.timestamp();
         let body = self.body.as_deref().unwrap_or_default().as_bytes();
-        let signature = crate::signing::signature(&keys, &id, timestamp, body);
+        let signature = crate::signing::signature_of(&keys, &id, timestamp, body);
         self.headers.push(("webhook-id".to_string(), id));
         self.headers
             .push(("webhook-timestamp".to_string(), timestamp.to_string()));

@@ -5,6 +5,9 @@
 //! that keys rotate without downtime. A secret is only ever a `${VAR}` reference, read from the
 //! tick's environment when the request is sent.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use anyhow::{anyhow, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -63,11 +66,25 @@ pub fn key(value: &str) -> Result<Vec<u8>> {
 
 /// The `webhook-signature` value: one `v1,SIGNATURE` per key, space-separated.
 pub fn signature(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8]) -> String {
-    keys.iter()
-        .map(|key| {
-            // HMAC takes a key of any length: this cannot fail.
-            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-                .expect("HMAC takes a key of any length");
+    let prepared: Vec<Hmac<Sha256>> = keys.iter().map(|key| prepare(key)).collect();
+    sign_with(prepared.iter(), id, timestamp, body)
+}
+
+/// HMAC-SHA256 with its key already taken in: a copy signs each message.
+fn prepare(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length: this cannot fail.
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes a key of any length")
+}
+
+fn sign_with<'a>(
+    prepared: impl Iterator<Item = &'a Hmac<Sha256>>,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    prepared
+        .map(|mac| {
+            let mut mac = mac.clone();
             mac.update(id.as_bytes());
             mac.update(b".");
             mac.update(timestamp.to_string().as_bytes());
@@ -77,6 +94,51 @@ pub fn signature(keys: &[Vec<u8>], id: &str, timestamp: i64, body: &[u8]) -> Str
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A signing secret as the tick's environment gives it, ready to sign with.
+pub struct Key {
+    /// The variable's value, which everything stored or shown masks.
+    pub value: String,
+    mac: Hmac<Sha256>,
+}
+
+/// `signature` with prepared keys.
+pub fn signature_of(keys: &[Arc<Key>], id: &str, timestamp: i64, body: &[u8]) -> String {
+    sign_with(keys.iter().map(|key| &key.mac), id, timestamp, body)
+}
+
+/// The signing keys of one tick's requests, by variable: read from its environment and
+/// decoded once, on first use, and shared by the workers (a tick's environment does not change
+/// while it runs).
+#[derive(Default)]
+pub struct Keys {
+    by_name: Mutex<HashMap<String, Result<Arc<Key>, String>>>,
+}
+
+impl Keys {
+    /// The key in variable `name`, as `lookup` reads the environment; an error says what is
+    /// wrong with it, naming the variable.
+    pub fn get(&self, name: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Arc<Key>> {
+        // A poisoned lock only means another worker panicked while holding it; the map stays
+        // whole (each insert is one step).
+        let mut by_name = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        by_name
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let value = lookup(name).ok_or_else(|| {
+                    format!("environment variable {name} is not set in the tick's environment")
+                })?;
+                let decoded =
+                    key(&value).map_err(|e| format!("signing secret ${{{name}}}: {e:#}"))?;
+                Ok(Arc::new(Key {
+                    mac: prepare(&decoded),
+                    value,
+                }))
+            })
+            .clone()
+            .map_err(|message| anyhow!(message))
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +171,37 @@ mod tests {
         assert_eq!(parts[1], signature(&[other], "id", 1, b""));
         assert!(key("not base64!").is_err());
         assert!(key("whsec_").is_err());
+    }
+
+    #[test]
+    fn a_tick_reads_and_prepares_each_key_once_and_signs_the_same() {
+        let keys = Keys::default();
+        let reads = std::cell::Cell::new(0);
+        let lookup = |name: &str| {
+            reads.set(reads.get() + 1);
+            match name {
+                "GOOD" => Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string()),
+                "BAD" => Some("not base64!".to_string()),
+                _ => None,
+            }
+        };
+        let first = keys.get("GOOD", lookup).unwrap();
+        let again = keys.get("GOOD", lookup).unwrap();
+        assert_eq!(reads.get(), 1, "the environment was read again");
+        assert_eq!(first.value, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let raw = key(&first.value).unwrap();
+        assert_eq!(
+            signature_of(&[first, again], "id", 7, b"body"),
+            signature(&[raw.clone(), raw], "id", 7, b"body")
+        );
+        let missing = keys.get("MISSING", lookup).err().unwrap().to_string();
+        assert!(missing.contains("MISSING is not set"), "{missing}");
+        let bad = keys.get("BAD", lookup).err().unwrap().to_string();
+        assert!(
+            bad.contains("signing secret ${BAD}: it is not base64"),
+            "{bad}"
+        );
+        assert!(!bad.contains("not base64!"), "the value is repeated: {bad}");
     }
 
     #[test]
