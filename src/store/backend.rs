@@ -117,15 +117,12 @@ pub trait Claims {
     /// start counted against a rate); fenced by tick and attempt. False when the tick no longer
     /// held it.
     fn release_task(&self, task: &Task, tick_id: &str) -> Result<bool>;
-    /// Records an attempt's result and moves the task on, fenced: only the tick that holds the
-    /// task for that attempt changes anything. False when it no longer held it.
-    fn record_result(&self, recorded: &Recorded) -> Result<bool>;
-    /// `record_result` for each of a group, in order; whether each was recorded.
-    fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
-        recorded.iter().map(|r| self.record_result(r)).collect()
-    }
+    /// Records each result of a group and moves its task on, fenced: only the tick that holds
+    /// the task for that attempt changes anything. Says, in order, whether each was recorded
+    /// (false: that tick no longer held it).
+    fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>>;
     /// Frees a task whose tick is gone: its in-flight attempt becomes `interrupted`. Fenced like
-    /// `record_result`.
+    /// `record_results`.
     fn recover_task(&self, recovery: &Recovery) -> Result<bool>;
     /// The tasks a claim at `now` would take, without claiming them.
     fn due_preview(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Task>>;

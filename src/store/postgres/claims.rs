@@ -117,10 +117,6 @@ impl Claims for Postgres {
         Ok(true)
     }
 
-    fn record_result(&self, recorded: &Recorded) -> Result<bool> {
-        Ok(self.record_results(std::slice::from_ref(recorded))?[0])
-    }
-
     /// A group in two statements (tasks, then their attempts), each over arrays of the
     /// group's values: two round trips for the group, not two per result.
     fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {

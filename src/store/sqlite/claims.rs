@@ -275,10 +275,6 @@ impl Claims for Sqlite {
         Ok(true)
     }
 
-    fn record_result(&self, recorded: &Recorded) -> Result<bool> {
-        Ok(self.record_results(std::slice::from_ref(recorded))?[0])
-    }
-
     fn record_results(&self, recorded: &[Recorded]) -> Result<Vec<bool>> {
         if recorded.is_empty() {
             return Ok(Vec::new());
