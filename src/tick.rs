@@ -882,18 +882,17 @@ impl Tick {
         let skip: Vec<String> = self.missing.keys().cloned().collect();
         let claimed = self.store.in_transaction(|store| {
             let mut decided = Vec::new();
+            let mut given_back = Vec::new();
             for report in group {
                 let Some(task) = held.get(&report.task_id()) else {
                     continue;
                 };
                 match report {
                     Report::Attempted(result) => decided.push(self.decide(task, result, now)),
-                    Report::NotStarted { why, .. } => {
-                        store.release(task, &self.id, now, why.detail())?;
-                    }
+                    Report::NotStarted { why, .. } => given_back.push((task, why.detail())),
                 }
             }
-            notices.extend(record(store, &self.id, &decided, now)?);
+            notices.extend(write_group(store, &self.id, &given_back, &decided, now)?);
             let Some(ask) = ask else {
                 return Ok(Claimed::default());
             };
@@ -1025,6 +1024,21 @@ impl Tick {
     }
 }
 
+/// Writes a group for tick `tick_id`: gives back the claimed tasks whose requests never started
+/// (with why), records the results, and says what cron's mail must say of each result.
+fn write_group(
+    store: &Tx,
+    tick_id: &str,
+    given_back: &[(&Task, &str)],
+    decided: &[Decision],
+    now: DateTime<Utc>,
+) -> Result<Vec<Notice>> {
+    for (task, why) in given_back {
+        store.release(task, tick_id, now, why)?;
+    }
+    record(store, tick_id, decided, now)
+}
+
 /// Records a group's results for tick `tick_id`, and what cron's mail must say of each.
 fn record(
     store: &Tx,
@@ -1098,12 +1112,10 @@ impl Recorder {
                     ids,
                     now,
                 } = recording;
-                let notices = store.in_transaction(|tx| {
-                    for (task, why) in &given_back {
-                        tx.release(task, &tick_id, now, why)?;
-                    }
-                    record(tx, &tick_id, &decided, now)
-                });
+                let given_back: Vec<(&Task, &str)> =
+                    given_back.iter().map(|(task, why)| (task, *why)).collect();
+                let notices = store
+                    .in_transaction(|tx| write_group(tx, &tick_id, &given_back, &decided, now));
                 if done.send(Written { ids, notices }).is_err() {
                     break;
                 }
