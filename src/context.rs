@@ -147,11 +147,16 @@ fn state_home() -> Option<PathBuf> {
 
 /// `$USER`, else `$LOGNAME`, else "unknown".
 pub fn user_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    // Read once: a bulk `schedule --file` asks for every task.
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "unknown".to_string())
+    })
+    .clone()
 }
 
 fn read_now() -> std::result::Result<DateTime<Utc>, String> {

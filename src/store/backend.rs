@@ -65,6 +65,11 @@ pub trait Tasks {
     /// The id is above any ever given, pruned ones included.
     fn insert_task(&self, task: &NewTask, now: DateTime<Utc>) -> Result<Option<i64>>;
     fn insert_transition(&self, transition: &Transition) -> Result<()>;
+    /// A new task's first transition. A backend may hold it back and write those of one
+    /// transaction together, before any other transition is written or read, and at commit.
+    fn insert_created(&self, transition: Transition) -> Result<()> {
+        self.insert_transition(&transition)
+    }
     /// Several transitions at once (a backend may send them in one statement).
     fn insert_transitions(&self, transitions: &[Transition]) -> Result<()> {
         transitions

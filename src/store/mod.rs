@@ -462,7 +462,14 @@ impl Tx<'_> {
             State::Due
         };
         let detail = task.creation.as_deref().unwrap_or("created");
-        self.record_transition(id, now, None, initial, actor, Some(detail))?;
+        self.backend().insert_created(Transition {
+            task_id: id,
+            at: now,
+            from: None,
+            to: initial,
+            actor: actor.to_string(),
+            detail: Some(detail.to_string()),
+        })?;
         Ok(Some(id))
     }
 

@@ -43,7 +43,26 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "../../../migrations/sqlite/0006_tick_counts.sql"
     )),
+    M::up(include_str!(
+        "../../../migrations/sqlite/0007_lean_tasks.sql"
+    ))
+    .foreign_key_check(),
 ];
+
+/// Brings the schema up to date. Foreign keys are off meanwhile, as SQLite's procedure for
+/// making a table again asks (dropping the old one must not delete the rows that refer to it);
+/// the migrations that make a table again check them before they commit. The caller turns them
+/// on afterwards.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(conn)
+        .map_err(|error| match error {
+            // SQLite's words are enough: the migration's whole text would follow them.
+            rusqlite_migration::Error::RusqliteError { err, .. } => anyhow::Error::new(err),
+            other => anyhow::Error::new(other),
+        })
+}
 
 /// How long a writer waits for another before giving up: ticks and schedules from several
 /// processes share one file.
@@ -63,6 +82,12 @@ pub struct Sqlite {
     tally: std::cell::RefCell<Tally>,
     /// The `data_version` last seen by `tick --follow`'s wait.
     seen_version: std::cell::Cell<Option<i64>>,
+    /// The id the open transaction gives its next task, once it has read it: the transaction
+    /// holds the write lock, so no one else takes an id before it commits.
+    next_task_id: std::cell::Cell<Option<i64>>,
+    /// The open transaction's new tasks' first transitions, not yet written
+    /// (`Tasks::insert_created`).
+    created: std::cell::RefCell<Vec<crate::store::records::Transition>>,
 }
 
 impl Sqlite {
@@ -84,13 +109,16 @@ impl Sqlite {
     /// An empty database in memory, with the whole schema.
     pub fn empty() -> Result<Sqlite> {
         let mut conn = Connection::open_in_memory()?;
-        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        migrate(&mut conn)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         Ok(Sqlite {
             conn,
             path: PathBuf::new(),
             tally: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
+            next_task_id: Default::default(),
+            created: Default::default(),
         })
     }
 
@@ -106,6 +134,8 @@ impl Sqlite {
             tally: Default::default(),
             backlog_at: Default::default(),
             seen_version: Default::default(),
+            next_task_id: Default::default(),
+            created: Default::default(),
         };
         db.configure()?;
         Ok(db)
@@ -128,15 +158,14 @@ impl Sqlite {
             bail!("cannot switch it to WAL journaling (it stays in {mode} mode)");
         }
         // An acknowledged task must survive a power cut: every commit is synced.
-        self.conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-        )?;
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")?;
         // A short-lived process need not pay for a checkpoint at exit; the WAL is checkpointed
         // automatically as it grows.
         self.conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         if version < MIGRATIONS.len() {
-            let migrated = Migrations::from_slice(MIGRATIONS).to_latest(&mut self.conn);
+            let migrated = migrate(&mut self.conn);
             // Two processes may open a new database at once: the loser's migration fails, and
             // finds the schema already brought up to date by the winner.
             if let Err(error) = migrated {
@@ -145,7 +174,39 @@ impl Sqlite {
                 }
             }
         }
+        self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         Ok(())
+    }
+
+    /// The id for the next new task: one above any ever given, pruned ones included, so that an
+    /// id in an old log line never names another task. Read once per transaction; the caller
+    /// moves it on when it uses it.
+    fn next_task_id(&self) -> Result<i64> {
+        if let Some(id) = self.next_task_id.get() {
+            return Ok(id);
+        }
+        let id = self
+            .conn
+            .prepare_cached(
+                "SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
+                 FROM id_marks WHERE name = 'tasks'",
+            )?
+            .query_row([], |row| row.get(0))
+            .context("cannot read the next task id")?;
+        self.keep_task_id(id);
+        Ok(id)
+    }
+
+    /// Notes that a task was stored with `id`: the next one gets the id above.
+    fn took_task_id(&self, id: i64) {
+        self.keep_task_id(id + 1);
+    }
+
+    fn keep_task_id(&self, id: i64) {
+        // Outside a transaction another process may take it next: it is read every time.
+        if !self.conn.is_autocommit() {
+            self.next_task_id.set(Some(id));
+        }
     }
 
     /// The schema version the database is at.
@@ -160,11 +221,15 @@ impl Sqlite {
 impl backend::Connection for Sqlite {
     fn begin(&self) -> Result<()> {
         self.tally.take();
+        self.next_task_id.take();
+        self.created.take();
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(())
     }
 
     fn commit(&self) -> Result<()> {
+        self.next_task_id.take();
+        self.write_created()?;
         self.tally
             .take()
             .add_to(&self.conn)
@@ -174,6 +239,8 @@ impl backend::Connection for Sqlite {
 
     fn rollback(&self) {
         self.tally.take();
+        self.next_task_id.take();
+        self.created.take();
         // A failed COMMIT leaves the transaction open; a statement that failed inside one may
         // have ended it already. The rollback's own error would hide the one that matters.
         if !self.conn.is_autocommit() {

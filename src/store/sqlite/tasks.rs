@@ -86,22 +86,93 @@ const OLD_TICKS: &str = "started_at < ?1 \
                             ORDER BY ended_at DESC, rowid DESC LIMIT 1) \
                     FROM (SELECT DISTINCT host FROM ticks) hosts)";
 
+/// How many creations the store holds back before it writes them.
+const CREATED_AT_ONCE: usize = 512;
+
+/// How many transitions one statement writes.
+const ROWS_AT_ONCE: usize = 64;
+
+impl Sqlite {
+    /// Writes the creations held back (`insert_created`), in order: before any other transition
+    /// is written or read, and when the transaction commits.
+    pub(super) fn write_created(&self) -> Result<()> {
+        let held = self.created.take();
+        if held.is_empty() {
+            return Ok(());
+        }
+        self.write_transitions(&held)
+    }
+
+    fn write_transitions(&self, transitions: &[Transition]) -> Result<()> {
+        let [_, _, ..] = transitions else {
+            return transitions
+                .iter()
+                .try_for_each(|transition| self.write_transition(transition));
+        };
+        // Rows by the statement of `ROWS_AT_ONCE` rows, in order: a statement per row cost
+        // more than the rows.
+        let mut chunks = transitions.chunks_exact(ROWS_AT_ONCE);
+        if chunks.len() > 0 {
+            let sql = format!(
+                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+                 VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?)"; ROWS_AT_ONCE].join(", ")
+            );
+            let mut statement = self.conn.prepare_cached(&sql)?;
+            for chunk in chunks.by_ref() {
+                for (row, t) in chunk.iter().enumerate() {
+                    let at = |column: usize| row * 6 + column + 1;
+                    statement.raw_bind_parameter(at(0), t.task_id)?;
+                    statement.raw_bind_parameter(at(1), millis(t.at))?;
+                    statement.raw_bind_parameter(at(2), t.from.map(State::as_str))?;
+                    statement.raw_bind_parameter(at(3), t.to.as_str())?;
+                    statement.raw_bind_parameter(at(4), &t.actor)?;
+                    statement.raw_bind_parameter(at(5), &t.detail)?;
+                }
+                statement
+                    .raw_execute()
+                    .context("cannot record the tasks' history")?;
+            }
+        }
+        chunks
+            .remainder()
+            .iter()
+            .try_for_each(|transition| self.write_transition(transition))
+    }
+
+    fn write_transition(&self, transition: &Transition) -> Result<()> {
+        // One row (a single `schedule`): a plain statement, cheaper than reading a JSON list.
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                transition.task_id,
+                millis(transition.at),
+                transition.from.map(State::as_str),
+                transition.to.as_str(),
+                transition.actor,
+                transition.detail
+            ])
+            .with_context(|| format!("cannot record the history of task {}", transition.task_id))?;
+        Ok(())
+    }
+}
+
 impl Tasks for Sqlite {
     /// Stores a new task and its `created` transition; returns its id.
     fn insert_task(&self, task: &NewTask, now: DateTime<Utc>) -> Result<Option<i64>> {
         let args = serde_json::to_string(&task.args)?;
         let due = millis_not_before(task.due_at);
-        // The id is one above any ever given, pruned ones included: an id in an old log line
-        // never names another task.
+        let id = self.next_task_id()?;
         let inserted = self
             .conn
             .prepare_cached(
                 "INSERT INTO tasks (id, endpoint, args, key, priority, max_attempts, agent, \
                      created_at, due_at, next_attempt_at, schedule, notifies) \
-                 VALUES ((SELECT max(high, (SELECT coalesce(max(id), 0) FROM tasks)) + 1 \
-                          FROM id_marks WHERE name = 'tasks'), \
-                     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) \
-                 ON CONFLICT (key) DO NOTHING",
+                 VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) \
+                 ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
             )?
             .execute(params![
                 task.endpoint,
@@ -113,14 +184,16 @@ impl Tasks for Sqlite {
                 millis(now),
                 due,
                 task.schedule,
-                task.notifies
+                task.notifies,
+                id
             ])
             .with_context(|| format!("cannot store a task for endpoint \"{}\"", task.endpoint))?;
         if inserted == 1 {
+            self.took_task_id(id);
             // Made `waiting`: counted when the transaction commits.
             self.tally.borrow_mut().moved(None, Phase::Waiting);
         }
-        Ok((inserted == 1).then(|| self.conn.last_insert_rowid()))
+        Ok((inserted == 1).then_some(id))
     }
 
     /// The task with this id, if any.
@@ -212,53 +285,26 @@ impl Tasks for Sqlite {
     }
 
     fn insert_transitions(&self, transitions: &[Transition]) -> Result<()> {
-        let [_, _, ..] = transitions else {
-            return transitions
-                .iter()
-                .try_for_each(|transition| self.insert_transition(transition));
-        };
-        // Several in one statement, in order: a statement per row cost more than the rows.
-        let rows: Vec<serde_json::Value> = transitions
-            .iter()
-            .map(|t| {
-                serde_json::json!([
-                    t.task_id,
-                    millis(t.at),
-                    t.from.map(State::as_str),
-                    t.to.as_str(),
-                    t.actor,
-                    t.detail
-                ])
-            })
-            .collect();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
-                     value ->> 5 \
-                 FROM json_each(?1)",
-            )?
-            .execute([serde_json::to_string(&rows)?])
-            .context("cannot record the tasks' history")?;
-        Ok(())
+        self.write_created()?;
+        self.write_transitions(transitions)
     }
 
     fn insert_transition(&self, transition: &Transition) -> Result<()> {
-        // One row (a single `schedule`): a plain statement, cheaper than reading a JSON list.
-        self.conn
-            .prepare_cached(
-                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                transition.task_id,
-                millis(transition.at),
-                transition.from.map(State::as_str),
-                transition.to.as_str(),
-                transition.actor,
-                transition.detail
-            ])
-            .with_context(|| format!("cannot record the history of task {}", transition.task_id))?;
+        self.write_created()?;
+        self.write_transitions(std::slice::from_ref(transition))
+    }
+
+    fn insert_created(&self, transition: Transition) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return self.write_transitions(std::slice::from_ref(&transition));
+        }
+        let mut created = self.created.borrow_mut();
+        created.push(transition);
+        if created.len() >= CREATED_AT_ONCE {
+            let batch = std::mem::take(&mut *created);
+            drop(created);
+            self.write_transitions(&batch)?;
+        }
         Ok(())
     }
 
@@ -347,6 +393,7 @@ impl Tasks for Sqlite {
     /// host's latest tick and latest ended tick (`status` reads them) and any tick that holds a
     /// task (recovery reads it).
     fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<PruneCounts> {
+        self.write_created()?;
         let cutoff = millis(cutoff);
         let count = |sql: &str| -> Result<u64> {
             let n: i64 = self
@@ -400,6 +447,7 @@ impl Tasks for Sqlite {
 
     /// Every transition of a task, oldest first.
     fn transitions_of(&self, task_id: i64) -> Result<Vec<Transition>> {
+        self.write_created()?;
         let mut statement = self.conn.prepare_cached(
             "SELECT at, from_state, to_state, actor, detail FROM transitions \
              WHERE task_id = ?1 ORDER BY id",
