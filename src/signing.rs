@@ -6,7 +6,7 @@
 //! tick's environment when the request is sent.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{anyhow, Result};
 use base64::engine::general_purpose::STANDARD;
@@ -113,16 +113,22 @@ pub fn signature_of(keys: &[Arc<Key>], id: &str, timestamp: i64, body: &[u8]) ->
 /// while it runs).
 #[derive(Default)]
 pub struct Keys {
-    by_name: Mutex<HashMap<String, Result<Arc<Key>, String>>>,
+    by_name: RwLock<HashMap<String, Result<Arc<Key>, String>>>,
 }
 
 impl Keys {
     /// The key in variable `name`, as `lookup` reads the environment; an error says what is
     /// wrong with it, naming the variable.
     pub fn get(&self, name: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Arc<Key>> {
-        // A poisoned lock only means another worker panicked while holding it; the map stays
-        // whole (each insert is one step).
-        let mut by_name = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        // Every request after the first only reads: the workers share the lock without waiting
+        // for each other. A poisoned lock only means another worker panicked while holding it;
+        // the map stays whole (each insert is one step).
+        let read = self.by_name.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = read.get(name) {
+            return found.clone().map_err(|message| anyhow!(message));
+        }
+        drop(read);
+        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
         by_name
             .entry(name.to_string())
             .or_insert_with(|| {

@@ -391,3 +391,13 @@ pub struct TickRow {
     pub boot_id: Option<String>,
     pub pid_ns: Option<String>,
 }
+
+/// The ids of a group of tasks (a claim, a group of results) in words, for an error: the first
+/// and the last, not every one.
+pub fn id_range(ids: &[i64]) -> String {
+    match ids {
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first} to {last}"),
+        [] => "(none)".to_string(),
+    }
+}

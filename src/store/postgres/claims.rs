@@ -10,7 +10,7 @@ use super::tasks::{tasks_from_rows, TASK_COLUMNS};
 use super::{at, count, not_before, Postgres};
 use crate::attempt::{AttemptOutcome, AttemptResult};
 use crate::store::backend::Claims;
-use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
+use crate::store::records::{id_range, Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
 impl Claims for Postgres {
@@ -152,7 +152,7 @@ impl Claims for Postgres {
                     &ids, &ticks, &numbers, &outcomes, &finished, &next, &reasons, &summaries,
                 ],
             )
-            .with_context(|| format!("cannot record the results of tasks {ids:?}"))?;
+            .with_context(|| format!("cannot record the results of tasks {}", id_range(&ids)))?;
         let kept: std::collections::HashSet<i64> =
             rows.iter().map(|row| row.get::<_, i64>(0)).collect();
         let done: Vec<bool> = ids.iter().map(|id| kept.contains(id)).collect();

@@ -10,7 +10,7 @@ use super::tasks::{task_from_row, TASK_COLUMNS};
 use super::{from_millis, millis, millis_not_before, Phase, Sqlite};
 use crate::attempt::AttemptOutcome;
 use crate::store::backend::Claims;
-use crate::store::records::{Candidate, Claim, Pick, Recorded, Recovery};
+use crate::store::records::{id_range, Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
 /// Up to this many due tasks, a claim reads them all and orders them itself; above, it walks the
@@ -58,15 +58,6 @@ impl Sqlite {
             })
             .with_context(|| format!("cannot record the attempt of task {}", result.task_id))?;
         Ok(())
-    }
-}
-
-/// The ids of a claim in words, for an error.
-fn id_range(ids: &[i64]) -> String {
-    match ids {
-        [one] => one.to_string(),
-        [first, .., last] => format!("{first} to {last}"),
-        [] => "(none)".to_string(),
     }
 }
 
