@@ -255,3 +255,85 @@ fn one_hundred_thousand_lines_are_stored() {
         format!("R-{}", LINES - 1)
     );
 }
+
+#[test]
+fn every_task_of_a_long_file_has_one_first_transition_in_its_state() {
+    // More lines than the store holds back before it writes their first transitions, and not
+    // a multiple of the rows one statement writes: every way of writing them is used. Some lines
+    // repeat the key of an earlier one (same request: the earlier id, no second history).
+    const LINES: usize = 1_300;
+    let mut env = env_with_release_roll();
+    env.now("2026-12-01T12:00:00Z");
+    let lines: Vec<String> = (0..LINES)
+        .map(|n| {
+            let when = if n % 2 == 0 {
+                r#""at": "now""#
+            } else {
+                r#""in": "36h""#
+            };
+            let repeat = n % 100 == 99;
+            let key = if n % 100 == 0 || repeat {
+                format!(r#", "key": "k-{}""#, n / 100)
+            } else {
+                String::new()
+            };
+            let roll = if repeat { n - 99 } else { n };
+            format!(
+                r#"{{"endpoint": "release-roll", {when}, "args": {{"roll": "R-{roll}"}}{key}}}"#
+            )
+        })
+        .collect();
+    let path = write(&env, "long.jsonl", &lines);
+    let printed = ids(&env.ok(&["schedule", "--file", &path]));
+    assert_eq!(printed.len(), LINES);
+    let repeats = LINES / 100;
+    for n in (99..LINES).step_by(100) {
+        assert_eq!(
+            printed[n],
+            printed[n - 99],
+            "line {} repeats line {}",
+            n + 1,
+            n - 98
+        );
+    }
+    let tasks = count(&env, "SELECT count(*) FROM tasks");
+    assert_eq!(tasks, (LINES - repeats) as i64);
+
+    let history = common::rows(
+        &env,
+        "SELECT task_id, from_state, to_state, detail FROM transitions ORDER BY id",
+    );
+    assert_eq!(history.len() as i64, tasks, "one transition per task");
+    let mut seen = std::collections::HashSet::new();
+    for (n, id) in printed.iter().enumerate() {
+        if !seen.insert(*id) {
+            continue;
+        }
+        let expected = if n % 2 == 0 { "due" } else { "scheduled" };
+        let first: Vec<&Vec<Option<String>>> = history
+            .iter()
+            .filter(|row| row[0].as_deref() == Some(&id.to_string()))
+            .collect();
+        assert_eq!(first.len(), 1, "task {id}: {first:?}");
+        assert_eq!(first[0][1], None, "task {id}");
+        assert_eq!(
+            first[0][2].as_deref(),
+            Some(expected),
+            "task {id} (line {})",
+            n + 1
+        );
+        assert_eq!(first[0][3].as_deref(), Some("created"), "task {id}");
+    }
+    // Written in the order the tasks were made.
+    let order: Vec<i64> = history
+        .iter()
+        .map(|row| row[0].as_deref().unwrap().parse().unwrap())
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted);
+    // The counts agree with the rows.
+    let metrics = env.json(&["metrics"]);
+    assert_eq!(metrics["tasks"]["due"], 650, "{metrics:#}");
+    assert_eq!(metrics["tasks"]["scheduled"], tasks - 650, "{metrics:#}");
+}
