@@ -633,7 +633,14 @@ impl Tick {
         let mut freed = false;
         loop {
             if let Some(recorder) = &self.recorder {
-                let written = recorder.written()?;
+                // When the thread that records is behind the claims, wait for it to write a
+                // group back before claiming more: what waits to be written (each answer with
+                // its body) stays bounded, and no task waits there past its lease.
+                let written = if recorder.tasks() > target {
+                    recorder.wait_written(GROUP_WAIT)?
+                } else {
+                    recorder.written()?
+                };
                 self.collect(written, held)?;
             }
             let now = Instant::now();
@@ -641,8 +648,10 @@ impl Tick {
             let in_queue = held.len() - pending.len() - recording;
             let room = in_queue <= target / 2 && idle_until.is_none_or(|t| now >= t);
             let slot_due = next_slot_at.is_some_and(|t| now >= t);
-            let may_claim =
-                self.may_claim_more(nothing_due, left, stop) && (room || slot_due || freed);
+            // Not while the thread that records is behind (see above).
+            let may_claim = recording <= target
+                && self.may_claim_more(nothing_due, left, stop)
+                && (room || slot_due || freed);
             let flush = !pending.is_empty()
                 && (pending.len() >= GROUP_SIZE
                     || in_queue == 0
@@ -1153,8 +1162,18 @@ impl Recorder {
 
     /// What was written since last asked.
     fn written(&self) -> Result<Vec<Written>> {
+        self.written_after(None)
+    }
+
+    /// What was written since last asked, waiting up to `patience` for a first group.
+    fn wait_written(&self, patience: Duration) -> Result<Vec<Written>> {
+        let first = self.written.recv_timeout(patience).ok();
+        self.written_after(first)
+    }
+
+    fn written_after(&self, first: Option<Written>) -> Result<Vec<Written>> {
         let gone = self.thread.as_ref().is_none_or(|t| t.is_finished());
-        let written: Vec<Written> = self.written.try_iter().collect();
+        let written: Vec<Written> = first.into_iter().chain(self.written.try_iter()).collect();
         let tasks: usize = written.iter().map(|w| w.ids.len()).sum();
         self.tasks.set(self.tasks.get().saturating_sub(tasks));
         // Read before the results: a thread that ended with groups unwritten panicked.

@@ -117,3 +117,69 @@ fn as_role_replaces_the_user_of_a_url() {
         "postgres://r@/db?host=/tmp/s"
     );
 }
+
+#[test]
+fn what_waits_to_be_recorded_stays_bounded_however_long_the_drain() {
+    // The second connection falls behind the first. Without a bound, the tick went on claiming
+    // and sending, and the answered tasks waiting to be written (each kept with its body) grew
+    // with the drain, its memory with them, and a long drain could hold a task unwritten past
+    // its lease. With one, it claims no more until the writes catch up.
+    let Some(mut env) =
+        Env::postgres("what_waits_to_be_recorded_stays_bounded_however_long_the_drain")
+    else {
+        return;
+    };
+    env.now(NOW);
+    let server = Server::start();
+    env.ok(&["register", "hook", "--url", &server.url("/hook")]);
+    const TASKS: usize = 1_000;
+    let lines: String = (0..TASKS)
+        .map(|n| format!("{{\"endpoint\": \"hook\", \"at\": \"now\", \"args\": {{\"n\": {n}}}}}\n"))
+        .collect();
+    let file = env.path("tasks.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    env.ok(&["schedule", "--file", &file.display().to_string()]);
+
+    // Every result written (an update of its attempt, which claims only insert) takes 8 ms
+    // longer: the second connection falls well behind the first.
+    let mut client = env.pg.as_ref().unwrap().client();
+    client
+        .batch_execute(
+            "CREATE FUNCTION public.slowly() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN PERFORM pg_sleep(0.008); RETURN NULL; END $$; \
+             CREATE TRIGGER slow_results AFTER UPDATE ON httpat.attempts \
+                 FOR EACH ROW EXECUTE FUNCTION public.slowly();",
+        )
+        .expect("slow the results down");
+    let held = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM httpat.tasks WHERE tick_id IS NOT NULL",
+                &[],
+            )
+            .expect("count the held tasks")
+            .get(0)
+    };
+    let mut tick = common::spawn_tick(&env, NOW, &["--concurrency", "16"]);
+    let mut most = 0;
+    let started = Instant::now();
+    while tick.try_wait().expect("poll the tick").is_none() {
+        most = most.max(held(&mut client));
+        assert!(started.elapsed() < PATIENCE * 4, "the drain did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = tick.wait_with_output().expect("wait for the tick");
+    assert!(out.status.success(), "{}", common::describe(&out));
+    let succeeded = common::count(
+        &env,
+        "SELECT count(*) FROM httpat.tasks WHERE outcome = 'succeeded'",
+    );
+    assert_eq!(succeeded, TASKS as i64);
+    assert_eq!(server.count(), TASKS, "each task sent once");
+    // At concurrency 16 a tick holds 128 claimed tasks; with the groups on their way to the
+    // second connection, a few hundred at most.
+    assert!(
+        most <= 512,
+        "{most} tasks were held at once (claimed, not yet written)"
+    );
+}
