@@ -89,8 +89,8 @@ const OLD_TICKS: &str = "started_at < ?1 \
 /// How many creations the store holds back before it writes them.
 const CREATED_AT_ONCE: usize = 512;
 
-/// How many transitions one statement writes.
-const ROWS_AT_ONCE: usize = 64;
+/// How many transitions one statement writes, most first (what is left goes one by one).
+const ROWS_AT_ONCE: [usize; 2] = [64, 8];
 
 impl Sqlite {
     /// Writes the creations held back (`insert_created`), in order: before any other transition
@@ -104,39 +104,36 @@ impl Sqlite {
     }
 
     fn write_transitions(&self, transitions: &[Transition]) -> Result<()> {
-        let [_, _, ..] = transitions else {
-            return transitions
-                .iter()
-                .try_for_each(|transition| self.write_transition(transition));
-        };
-        // Rows by the statement of `ROWS_AT_ONCE` rows, in order: a statement per row cost
-        // more than the rows.
-        let mut chunks = transitions.chunks_exact(ROWS_AT_ONCE);
-        if chunks.len() > 0 {
-            let sql = format!(
-                "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
-                 VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?)"; ROWS_AT_ONCE].join(", ")
-            );
-            let mut statement = self.conn.prepare_cached(&sql)?;
-            for chunk in chunks.by_ref() {
-                for (row, t) in chunk.iter().enumerate() {
-                    let at = |column: usize| row * 6 + column + 1;
-                    statement.raw_bind_parameter(at(0), t.task_id)?;
-                    statement.raw_bind_parameter(at(1), millis(t.at))?;
-                    statement.raw_bind_parameter(at(2), t.from.map(State::as_str))?;
-                    statement.raw_bind_parameter(at(3), t.to.as_str())?;
-                    statement.raw_bind_parameter(at(4), &t.actor)?;
-                    statement.raw_bind_parameter(at(5), &t.detail)?;
+        // In order, by statements of 64 rows, then of 8, then one by one: a statement per row
+        // cost more than the rows.
+        let mut rest = transitions;
+        for rows in ROWS_AT_ONCE {
+            let mut chunks = rest.chunks_exact(rows);
+            if chunks.len() > 0 {
+                let sql = format!(
+                    "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
+                     VALUES {}",
+                    vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ")
+                );
+                let mut statement = self.conn.prepare_cached(&sql)?;
+                for chunk in chunks.by_ref() {
+                    for (row, t) in chunk.iter().enumerate() {
+                        let at = |column: usize| row * 6 + column + 1;
+                        statement.raw_bind_parameter(at(0), t.task_id)?;
+                        statement.raw_bind_parameter(at(1), millis(t.at))?;
+                        statement.raw_bind_parameter(at(2), t.from.map(State::as_str))?;
+                        statement.raw_bind_parameter(at(3), t.to.as_str())?;
+                        statement.raw_bind_parameter(at(4), &t.actor)?;
+                        statement.raw_bind_parameter(at(5), &t.detail)?;
+                    }
+                    statement
+                        .raw_execute()
+                        .context("cannot record the tasks' history")?;
                 }
-                statement
-                    .raw_execute()
-                    .context("cannot record the tasks' history")?;
             }
+            rest = chunks.remainder();
         }
-        chunks
-            .remainder()
-            .iter()
+        rest.iter()
             .try_for_each(|transition| self.write_transition(transition))
     }
 
