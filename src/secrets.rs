@@ -155,21 +155,40 @@ pub fn mask_bytes(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
     let mut masked = bytes.to_vec();
     for secret in secrets {
         let needle = secret.value.as_bytes();
+        // Most bodies hold no secret: looked for before anything is copied.
+        let Some(mut at) = find(&masked, needle) else {
+            continue;
+        };
         let replacement = format!("${{{}}}", secret.name).into_bytes();
         let mut out = Vec::with_capacity(masked.len());
-        let mut i = 0;
-        while i < masked.len() {
-            if masked[i..].starts_with(needle) {
-                out.extend_from_slice(&replacement);
-                i += needle.len();
-            } else {
-                out.push(masked[i]);
-                i += 1;
+        let mut from = 0;
+        loop {
+            out.extend_from_slice(&masked[from..at]);
+            out.extend_from_slice(&replacement);
+            from = at + needle.len();
+            match find(&masked[from..], needle) {
+                Some(next) => at = from + next,
+                None => break,
             }
         }
+        out.extend_from_slice(&masked[from..]);
         masked = out;
     }
     masked
+}
+
+/// Where `needle` first occurs in `haystack` (never for an empty needle).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -193,6 +212,27 @@ mod tests {
             mask_bytes(b"s3cret and s3cret", &secrets),
             b"${IMS_TOKEN} and ${IMS_TOKEN}".to_vec()
         );
+    }
+
+    #[test]
+    fn bytes_are_masked_wherever_the_secret_is_whole() {
+        let secrets = vec![Secret {
+            name: "IMS_TOKEN".to_string(),
+            value: "s3cret".to_string(),
+        }];
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b""),
+            (b"nothing here", b"nothing here"),
+            (b"s3cre", b"s3cre"),
+            (b"s3cres3cret!", b"s3cre${IMS_TOKEN}!"),
+            (b"s3crets3cret", b"${IMS_TOKEN}${IMS_TOKEN}"),
+            (b"ss3crett", b"s${IMS_TOKEN}t"),
+            (b"\xff\x00s3cret\x00", b"\xff\x00${IMS_TOKEN}\x00"),
+        ];
+        for (body, masked) in cases {
+            assert_eq!(mask_bytes(body, &secrets), masked.to_vec(), "{body:?}");
+        }
+        assert_eq!(mask_bytes(b"s3cret", &[]), b"s3cret".to_vec());
     }
 
     #[test]
