@@ -361,7 +361,7 @@ pub fn perform(
             result.content_type = response.content_type.map(|v| secrets::mask(&v, &secrets));
             result.retry_after = response.retry_after;
             result.location = response.location.map(|v| secrets::mask(&v, &secrets));
-            result.body = Some(secrets::mask_bytes(&response.body, &secrets));
+            result.body = Some(secrets::mask_bytes(response.body, &secrets));
             result.body_truncated = response.body_truncated;
             result.error = response.body_error;
         }

@@ -150,9 +150,10 @@ pub fn mask(text: &str, secrets: &[Secret]) -> String {
     masked
 }
 
-/// Replaces every secret value in raw bytes (a response body) by its `${VAR}` name.
-pub fn mask_bytes(bytes: &[u8], secrets: &[Secret]) -> Vec<u8> {
-    let mut masked = bytes.to_vec();
+/// Replaces every secret value in raw bytes (a response body) by its `${VAR}` name; bytes that
+/// hold none are given back as they are.
+pub fn mask_bytes(bytes: Vec<u8>, secrets: &[Secret]) -> Vec<u8> {
+    let mut masked = bytes;
     for secret in secrets {
         let needle = secret.value.as_bytes();
         // Most bodies hold no secret: looked for before anything is copied.
@@ -209,7 +210,7 @@ mod tests {
             "echo: Bearer ${IMS_TOKEN}"
         );
         assert_eq!(
-            mask_bytes(b"s3cret and s3cret", &secrets),
+            mask_bytes(b"s3cret and s3cret".to_vec(), &secrets),
             b"${IMS_TOKEN} and ${IMS_TOKEN}".to_vec()
         );
     }
@@ -230,9 +231,13 @@ mod tests {
             (b"\xff\x00s3cret\x00", b"\xff\x00${IMS_TOKEN}\x00"),
         ];
         for (body, masked) in cases {
-            assert_eq!(mask_bytes(body, &secrets), masked.to_vec(), "{body:?}");
+            assert_eq!(
+                mask_bytes(body.to_vec(), &secrets),
+                masked.to_vec(),
+                "{body:?}"
+            );
         }
-        assert_eq!(mask_bytes(b"s3cret", &[]), b"s3cret".to_vec());
+        assert_eq!(mask_bytes(b"s3cret".to_vec(), &[]), b"s3cret".to_vec());
     }
 
     #[test]

@@ -231,7 +231,9 @@ proptest! {
         prop_assert!(!masked.contains(&secret), "{:?} masked as {:?}", text, masked);
         let marker = format!("${{{name}}}");
         prop_assert!(masked.contains(&marker));
-        let bytes = mask_bytes(text.as_bytes(), &secrets);
+        let bytes = mask_bytes(text.as_bytes().to_vec(), &secrets);
+        // Bytes are masked as text is.
+        prop_assert_eq!(&bytes, masked.as_bytes());
         let secret_bytes = secret.as_bytes();
         prop_assert!(
             !bytes.windows(secret_bytes.len()).any(|w| w == secret_bytes),
@@ -250,8 +252,10 @@ proptest! {
             .filter(|(_, value)| !value.is_empty())
             .map(|(name, value)| Secret { name, value })
             .collect();
-        let _ = mask(&text, &secrets);
-        let _ = mask_bytes(&bytes, &secrets);
+        let masked = mask(&text, &secrets);
+        // Bytes are masked as text is, whatever the secrets.
+        prop_assert_eq!(mask_bytes(text.into_bytes(), &secrets), masked.into_bytes());
+        let _ = mask_bytes(bytes, &secrets);
     }
 }
 
