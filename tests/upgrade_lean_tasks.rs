@@ -188,10 +188,6 @@ fn rows(env: &Env) -> String {
     rest.to_string()
 }
 
-fn open(env: &Env) -> rusqlite::Connection {
-    rusqlite::Connection::open(&env.db).unwrap()
-}
-
 #[test]
 fn a_version_6_database_keeps_every_row_its_keys_and_its_counts() {
     let mut env = Env::sqlite();
@@ -203,7 +199,7 @@ fn a_version_6_database_keeps_every_row_its_keys_and_its_counts() {
 
     // Any command brings the schema up to date; a read changes no row.
     env.ok(&["list"]);
-    let conn = open(&env);
+    let conn = common::open_db(&env.db);
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
@@ -212,7 +208,7 @@ fn a_version_6_database_keeps_every_row_its_keys_and_its_counts() {
     assert_eq!(rows(&env), before, "the upgrade changed a row");
     assert_eq!(env.json(&["metrics"]), counted_before);
 
-    let conn = open(&env);
+    let conn = common::open_db(&env.db);
     let dangling: i64 = conn
         .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
             row.get(0)

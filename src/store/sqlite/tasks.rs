@@ -138,7 +138,7 @@ impl Sqlite {
     }
 
     fn write_transition(&self, transition: &Transition) -> Result<()> {
-        // One row (a single `schedule`): a plain statement, cheaper than reading a JSON list.
+        // One row (a single `schedule`, the rest of a group): a plain statement.
         self.conn
             .prepare_cached(
                 "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
