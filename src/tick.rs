@@ -180,6 +180,7 @@ pub fn run(
         options,
         log_path,
         endpoints: HashMap::new(),
+        limited: HashSet::new(),
         missing: BTreeMap::new(),
         counts: TickCounts::default(),
         ended: Vec::new(),
@@ -238,6 +239,8 @@ struct Tick {
     options: Options,
     log_path: Option<PathBuf>,
     endpoints: HashMap<String, Arc<Endpoint>>,
+    /// The names of `endpoints` that have a limit (`--max-in-flight`, `--rate`).
+    limited: HashSet<String>,
     /// Endpoints whose requests read variables this tick's environment cannot give, by name.
     missing: BTreeMap<String, Unusable>,
     counts: TickCounts,
@@ -558,7 +561,7 @@ impl Tick {
         let Some(recorder) = &self.recorder else {
             return Ok(());
         };
-        if group.is_empty() || self.endpoints.values().any(|e| !e.limits.is_none()) {
+        if group.is_empty() || !self.limited.is_empty() {
             return Ok(());
         }
         let now = (self.clock)();
@@ -612,12 +615,6 @@ impl Tick {
             .map(|e| e.timeout)
             .max()
             .unwrap_or(DEFAULT_TIMEOUT);
-        let limited: HashSet<String> = self
-            .endpoints
-            .values()
-            .filter(|e| !e.limits.is_none())
-            .map(|e| e.name.clone())
-            .collect();
         let target = held_target(concurrency);
         let mut left = self.options.limit.unwrap_or(u32::MAX);
         // `held`: claimed and not yet recorded; `pending`: answered, waiting for a commit.
@@ -689,7 +686,7 @@ impl Tick {
                     // with no limited endpoint waiting for a slot this tick can still use.
                     nothing_due = fresh == 0 && next_slot_at.is_none();
                     left -= fresh as u32;
-                    let given_back = self.submit(pool, held, claimed, &limited)?;
+                    let given_back = self.submit(pool, held, claimed)?;
                     if !given_back.is_empty() {
                         pending.extend(given_back);
                         oldest_pending.get_or_insert_with(Instant::now);
@@ -740,7 +737,7 @@ impl Tick {
                     }
                     freed |= pending.iter().any(|report| {
                         held.get(&report.task_id())
-                            .is_some_and(|task| limited.contains(&task.endpoint))
+                            .is_some_and(|task| self.limited.contains(&task.endpoint))
                     });
                     oldest_pending.get_or_insert_with(Instant::now);
                 }
@@ -760,7 +757,6 @@ impl Tick {
         pool: &Pool,
         held: &mut HashMap<i64, Task>,
         claimed: Claimed,
-        limited: &HashSet<String>,
     ) -> Result<Vec<Report>> {
         if claimed
             .tasks
@@ -788,7 +784,7 @@ impl Tick {
                     not_before: self.instant_of(window.not_before),
                     start_by: self.instant_of(window.start_by),
                 });
-            let urgent = start.is_some() || limited.contains(&task.endpoint);
+            let urgent = start.is_some() || self.limited.contains(&task.endpoint);
             held.insert(task.id, task.clone());
             pool.submit(Job {
                 task,
@@ -807,6 +803,12 @@ impl Tick {
             .endpoints()?
             .into_iter()
             .map(|e| (e.name.clone(), Arc::new(e)))
+            .collect();
+        self.limited = self
+            .endpoints
+            .values()
+            .filter(|e| !e.limits.is_none())
+            .map(|e| e.name.clone())
             .collect();
         self.missing = missing_variables(self.endpoints.values(), |name| std::env::var(name).ok());
         Ok(())
