@@ -10,12 +10,15 @@
  * With --task and --bulk-tasks it writes into a database that httpat made what `schedule` writes
  * there for a task (its row, its `created` transition, the kept count), and nothing else: no
  * command line, no checks, no endpoint read, prepared statements. It tells how much of httpat's
- * time is its schema's, in SQLite, and how much is its own.
+ * time is its schema's, in SQLite, and how much is its own. --bulk-task-rows writes the task
+ * rows alone (no transitions); bench/run points it at a tasks table without its indexes, the
+ * least that N tasks of these columns cost.
  *
  *   cc -O2 -o floor bench/floor.c -lsqlite3 && ./floor DB N
  *   ./floor DB --bulk 100000
  *   ./floor HTTPAT_DB --task N
  *   ./floor HTTPAT_DB --bulk-tasks 100000
+ *   ./floor HTTPAT_DB --bulk-task-rows 100000
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -29,8 +32,9 @@ static int fail(sqlite3 *db) {
 }
 
 /* N tasks as `schedule` stores them, in one transaction: each task's row (the next id, as httpat
- * gives it), its `created` transition, and the kept count of waiting tasks once at the end. */
-static int tasks(sqlite3 *db, long n, long first_roll) {
+ * gives it), its `created` transition (unless `rows_only`), and the kept count of waiting tasks
+ * once at the end. */
+static int tasks(sqlite3 *db, long n, long first_roll, int rows_only) {
     sqlite3_stmt *next, *task, *created, *counted;
     sqlite3_int64 id, now = 1796000000000;
     char args[64];
@@ -63,7 +67,8 @@ static int tasks(sqlite3 *db, long n, long first_roll) {
         sqlite3_bind_int64(task, 4, now + 129600000);
         sqlite3_bind_int64(created, 1, id);
         sqlite3_bind_int64(created, 2, now);
-        if (sqlite3_step(task) != SQLITE_DONE || sqlite3_step(created) != SQLITE_DONE) {
+        if (sqlite3_step(task) != SQLITE_DONE ||
+            (!rows_only && sqlite3_step(created) != SQLITE_DONE)) {
             return fail(db);
         }
         sqlite3_reset(task);
@@ -112,9 +117,10 @@ int main(int argc, char **argv) {
     int bulk_rows = argc == 4 && strcmp(argv[2], "--bulk") == 0;
     int one_task = argc == 4 && strcmp(argv[2], "--task") == 0;
     int bulk_tasks = argc == 4 && strcmp(argv[2], "--bulk-tasks") == 0;
-    if (argc != 3 && !bulk_rows && !one_task && !bulk_tasks) {
+    int bulk_task_rows = argc == 4 && strcmp(argv[2], "--bulk-task-rows") == 0;
+    if (argc != 3 && !bulk_rows && !one_task && !bulk_tasks && !bulk_task_rows) {
         fprintf(stderr, "usage: floor DB N | floor DB --bulk N | floor HTTPAT_DB --task N | "
-                        "floor HTTPAT_DB --bulk-tasks N\n");
+                        "floor HTTPAT_DB --bulk-tasks N | floor HTTPAT_DB --bulk-task-rows N\n");
         return 2;
     }
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -122,12 +128,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    if (bulk_rows || bulk_tasks) {
-        int failed = bulk_rows ? bulk(db, atol(argv[3])) : tasks(db, atol(argv[3]), 0);
+    if (bulk_rows || bulk_tasks || bulk_task_rows) {
+        int failed = bulk_rows ? bulk(db, atol(argv[3])) : tasks(db, atol(argv[3]), 0, bulk_task_rows);
         return sqlite3_close(db) == SQLITE_OK ? failed : 1;
     }
     if (one_task) {
-        if (tasks(db, 1, atol(argv[3])) != 0) return 1;
+        if (tasks(db, 1, atol(argv[3]), 0) != 0) return 1;
     } else {
         snprintf(sql, sizeof sql, "PRAGMA synchronous = FULL; INSERT INTO t (at) VALUES (%ld);",
                  atol(argv[2]));

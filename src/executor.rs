@@ -92,6 +92,18 @@ impl Report {
             Report::NotStarted { task_id, .. } => *task_id,
         }
     }
+
+    /// What it holds in memory until it is recorded, roughly: the response's body and the
+    /// request as sent.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Report::Attempted(result) => {
+                result.body.as_ref().map_or(0, Vec::len)
+                    + result.request.as_ref().map_or(0, String::len)
+            }
+            Report::NotStarted { .. } => 0,
+        }
+    }
 }
 
 /// When a worker may still start a request: before `deadline` less the request's timeout, and
@@ -461,7 +473,10 @@ fn send(
     let content_type = header("content-type");
     let retry_after = header("retry-after");
     let location = header("location");
-    let mut body = Vec::new();
+    // Room for what the answer says it holds, up to the stored limit: a buffer grown by
+    // doubling would keep up to twice the body's size while the answer waits to be recorded.
+    let announced = response.body().content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(announced.min(BODY_LIMIT as u64 + 1) as usize);
     let read = response
         .body_mut()
         .as_reader()
@@ -469,6 +484,7 @@ fn send(
         .read_to_end(&mut body);
     let body_truncated = body.len() > BODY_LIMIT;
     body.truncate(BODY_LIMIT);
+    body.shrink_to_fit();
     Ok(Received {
         status,
         content_type,

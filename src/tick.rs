@@ -37,6 +37,43 @@ fn held_target(concurrency: usize) -> usize {
     (8 * concurrency).clamp(128, 1024)
 }
 
+/// The answers a tick keeps in memory while they wait to be written (their bodies, up to 64 KiB
+/// each): about this many bytes of them. Answers of a few bytes never reach it; a drain of
+/// large answers holds fewer tasks at once instead of more memory.
+const HELD_BYTES: usize = 2 << 20;
+
+/// How many tasks a tick holds at once: `held_target`, or fewer when the answers are large
+/// (by the running mean of their sizes), never fewer than two per worker.
+struct Holding {
+    most: usize,
+    least: usize,
+    /// Bytes per answer, a running mean; None before the first answer.
+    mean: Option<usize>,
+}
+
+impl Holding {
+    fn new(concurrency: usize) -> Holding {
+        let most = held_target(concurrency);
+        Holding {
+            most,
+            least: (2 * concurrency).min(most),
+            mean: None,
+        }
+    }
+
+    fn answered(&mut self, bytes: usize) {
+        self.mean = Some(self.mean.map_or(bytes, |mean| (mean * 7 + bytes) / 8));
+    }
+
+    /// Until the first answers tell their size, as few as for large ones.
+    fn target(&self) -> usize {
+        match self.mean {
+            Some(mean) => (HELD_BYTES / mean.max(1)).clamp(self.least, self.most),
+            None => self.least,
+        }
+    }
+}
+
 /// How often a tick looks again for a slot of an endpoint whose requests in flight are another
 /// tick's (it hears of its own as they end).
 const SLOT_POLL: Duration = Duration::from_millis(100);
@@ -615,7 +652,7 @@ impl Tick {
             .map(|e| e.timeout)
             .max()
             .unwrap_or(DEFAULT_TIMEOUT);
-        let target = held_target(concurrency);
+        let mut holding = Holding::new(concurrency);
         let mut left = self.options.limit.unwrap_or(u32::MAX);
         // `held`: claimed and not yet recorded; `pending`: answered, waiting for a commit.
         let mut pending: Vec<Report> = Vec::new();
@@ -629,6 +666,7 @@ impl Tick {
         let mut idle_until: Option<Instant> = None;
         let mut freed = false;
         loop {
+            let target = holding.target();
             if let Some(recorder) = &self.recorder {
                 // When the thread that records is behind the claims, wait for it to write a
                 // group back before claiming more: what waits to be written (each answer with
@@ -731,8 +769,10 @@ impl Tick {
             });
             match reports.recv_timeout(wait) {
                 Ok(report) => {
+                    holding.answered(report.bytes());
                     pending.push(report);
                     while let Ok(more) = reports.try_recv() {
+                        holding.answered(more.bytes());
                         pending.push(more);
                     }
                     freed |= pending.iter().any(|report| {
@@ -1216,4 +1256,36 @@ struct Notice {
     sent: bool,
     reason: Option<String>,
     recorded: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Holding;
+
+    #[test]
+    fn a_tick_holds_fewer_tasks_as_its_answers_grow() {
+        let mut holding = Holding::new(16);
+        assert_eq!(holding.target(), 32, "before any answer: two per worker");
+        holding.answered(300);
+        assert_eq!(
+            holding.target(),
+            128,
+            "small answers: a whole claim's worth"
+        );
+        for _ in 0..64 {
+            holding.answered(64 * 1024);
+        }
+        assert_eq!(holding.target(), 32, "answers of 64 KiB: two per worker");
+        for _ in 0..128 {
+            holding.answered(32 * 1024);
+        }
+        assert_eq!(holding.target(), 64, "2 MiB of answers of 32 KiB");
+        let mut one = Holding::new(1);
+        one.answered(0);
+        assert_eq!(
+            one.target(),
+            128,
+            "an empty answer is no reason to hold fewer"
+        );
+    }
 }

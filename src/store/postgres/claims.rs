@@ -13,6 +13,9 @@ use crate::store::backend::Claims;
 use crate::store::records::{id_range, Candidate, Claim, Pick, Recorded, Recovery};
 use crate::task::Task;
 
+/// About how many bytes of response bodies one statement that records attempts carries.
+const STATEMENT_BYTES: usize = 1 << 20;
+
 impl Claims for Postgres {
     fn claim_due(&self, claim: &Claim) -> Result<Vec<Task>> {
         let sql = format!(
@@ -162,57 +165,23 @@ impl Claims for Postgres {
             .filter(|(_, done)| **done)
             .map(|(r, _)| r.result)
             .collect();
-        if results.is_empty() {
-            return Ok(done);
+        // The bodies go in statements of about STATEMENT_BYTES each: a message holds what it
+        // carries twice over (its parameters, then the connection's buffer), so that a group of
+        // large answers costs that much memory, not the whole group's twice.
+        let mut from = 0;
+        while from < results.len() {
+            let mut to = from + 1;
+            let mut bytes = results[from].body.as_ref().map_or(0, Vec::len);
+            while to < results.len() {
+                bytes += results[to].body.as_ref().map_or(0, Vec::len);
+                if bytes > STATEMENT_BYTES {
+                    break;
+                }
+                to += 1;
+            }
+            self.write_attempts(&results[from..to])?;
+            from = to;
         }
-        let column = |f: fn(&AttemptResult) -> Option<String>| -> Vec<Option<String>> {
-            results.iter().map(|r| f(r)).collect()
-        };
-        self.execute(
-            "UPDATE attempts a SET started_at = r.started_at, duration_ms = r.duration_ms, \
-                 outcome = r.outcome, status = r.status, error = r.error, request = r.request, \
-                 content_type = r.content_type, retry_after = r.retry_after, \
-                 location = r.location, body = r.body, body_truncated = r.body_truncated \
-             FROM unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::bigint[], \
-                         $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[], \
-                         $10::text[], $11::text[], $12::bytea[], $13::boolean[]) \
-                 AS r(task_id, number, started_at, duration_ms, outcome, status, error, \
-                      request, content_type, retry_after, location, body, body_truncated) \
-             WHERE a.task_id = r.task_id AND a.number = r.number",
-            &[
-                &results.iter().map(|r| r.task_id).collect::<Vec<i64>>(),
-                &results
-                    .iter()
-                    .map(|r| r.number as i32)
-                    .collect::<Vec<i32>>(),
-                &results
-                    .iter()
-                    .map(|r| at(r.started_at))
-                    .collect::<Vec<DateTime<Utc>>>(),
-                &results.iter().map(|r| r.duration_ms).collect::<Vec<i64>>(),
-                &results
-                    .iter()
-                    .map(|r| AttemptOutcome::from(r.verdict).as_str())
-                    .collect::<Vec<&str>>(),
-                &results
-                    .iter()
-                    .map(|r| r.status.map(i32::from))
-                    .collect::<Vec<Option<i32>>>(),
-                &column(|r| r.error.clone()),
-                &column(|r| r.request.clone()),
-                &column(|r| r.content_type.clone()),
-                &column(|r| r.retry_after.clone()),
-                &column(|r| r.location.clone()),
-                &results
-                    .iter()
-                    .map(|r| r.body.clone())
-                    .collect::<Vec<Option<Vec<u8>>>>(),
-                &results
-                    .iter()
-                    .map(|r| r.body_truncated)
-                    .collect::<Vec<bool>>(),
-            ],
-        )?;
         Ok(done)
     }
 
@@ -302,6 +271,61 @@ impl Claims for Postgres {
 }
 
 impl Postgres {
+    /// Records these attempts' results, over arrays of their values: one statement.
+    fn write_attempts(&self, results: &[&AttemptResult]) -> Result<()> {
+        // Borrowed, not copied: a group's bodies are in memory once already, and again in the
+        // message that carries them.
+        let column = |f: fn(&AttemptResult) -> Option<&str>| -> Vec<Option<&str>> {
+            results.iter().map(|r| f(r)).collect()
+        };
+        self.execute(
+            "UPDATE attempts a SET started_at = r.started_at, duration_ms = r.duration_ms, \
+                 outcome = r.outcome, status = r.status, error = r.error, request = r.request, \
+                 content_type = r.content_type, retry_after = r.retry_after, \
+                 location = r.location, body = r.body, body_truncated = r.body_truncated \
+             FROM unnest($1::bigint[], $2::integer[], $3::timestamptz[], $4::bigint[], \
+                         $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[], \
+                         $10::text[], $11::text[], $12::bytea[], $13::boolean[]) \
+                 AS r(task_id, number, started_at, duration_ms, outcome, status, error, \
+                      request, content_type, retry_after, location, body, body_truncated) \
+             WHERE a.task_id = r.task_id AND a.number = r.number",
+            &[
+                &results.iter().map(|r| r.task_id).collect::<Vec<i64>>(),
+                &results
+                    .iter()
+                    .map(|r| r.number as i32)
+                    .collect::<Vec<i32>>(),
+                &results
+                    .iter()
+                    .map(|r| at(r.started_at))
+                    .collect::<Vec<DateTime<Utc>>>(),
+                &results.iter().map(|r| r.duration_ms).collect::<Vec<i64>>(),
+                &results
+                    .iter()
+                    .map(|r| AttemptOutcome::from(r.verdict).as_str())
+                    .collect::<Vec<&str>>(),
+                &results
+                    .iter()
+                    .map(|r| r.status.map(i32::from))
+                    .collect::<Vec<Option<i32>>>(),
+                &column(|r| r.error.as_deref()),
+                &column(|r| r.request.as_deref()),
+                &column(|r| r.content_type.as_deref()),
+                &column(|r| r.retry_after.as_deref()),
+                &column(|r| r.location.as_deref()),
+                &results
+                    .iter()
+                    .map(|r| r.body.as_deref())
+                    .collect::<Vec<Option<&[u8]>>>(),
+                &results
+                    .iter()
+                    .map(|r| r.body_truncated)
+                    .collect::<Vec<bool>>(),
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Puts claimed tasks in the claim's order (RETURNING gives none: the claim's order is the
     /// order of sending) and inserts their in-flight attempt rows.
     fn record_claimed(&self, mut claimed: Vec<Task>, claim: &Claim) -> Result<Vec<Task>> {
