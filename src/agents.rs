@@ -132,12 +132,22 @@ pub fn build(tls: TlsConfig, timeout: Duration, proxy: Option<ureq::Proxy>) -> A
         // default, so that at --concurrency 16 six workers connected again for every request).
         .max_idle_connections(IDLE_CONNECTIONS)
         .max_idle_connections_per_host(IDLE_CONNECTIONS)
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
         .build();
     Agent::with_parts(config, DefaultConnector::new(), Remembering::default())
 }
 
 /// How many keep-alive connections an agent keeps open, to one host or in all.
 const IDLE_CONNECTIONS: usize = 256;
+
+/// Each connection's buffers, filled with zeros when it opens (ureq's default is 128 KiB each:
+/// a quarter of a megabyte of memory per worker). What an answer's status line and headers may
+/// take (ureq's own limit on them, 64 KiB) must fit in the one; a request's line and headers
+/// (an URL with its query, the endpoint's headers, the signature) in the other, at four times
+/// what nginx accepts by default. Bodies stream through both in pieces.
+const INPUT_BUFFER: usize = 64 * 1024;
+pub const OUTPUT_BUFFER: usize = 32 * 1024;
 
 /// How long an agent reuses the addresses a host name resolved to: curl's default.
 const RESOLVED_FOR: Duration = Duration::from_secs(60);

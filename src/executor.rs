@@ -535,6 +535,12 @@ fn classify_error(
         }),
         Error::Tls(e) => Failure::Transport(format!("TLS: {e}")),
         Error::Rustls(e) => Failure::Transport(format!("TLS: {e}")),
+        // Nothing was sent: the same request would not fit the next time either.
+        Error::Protocol(ureq_proto::Error::OutputOverflow) => Failure::Request(format!(
+            "the request's line and headers take more than the {} KiB a request may carry (a \
+             long URL or query, or large headers): not sent",
+            crate::agents::OUTPUT_BUFFER / 1024
+        )),
         Error::Protocol(e) => Failure::Transport(format!("protocol error: {e}")),
         Error::ConnectProxyFailed(e) => through(format!("proxy: {e}")),
         Error::Http(e) => Failure::Request(format!("cannot build the request: {e}")),

@@ -196,3 +196,47 @@ fn bad_tasks_sent_one_at_a_time_do_not_stop_the_tick() {
 fn bad_tasks_among_many_in_flight_do_not_stop_the_tick() {
     bad_tasks_do_not_stop_the_tick("16");
 }
+
+#[test]
+fn a_request_too_large_to_write_is_cancelled_unsent_not_retried() {
+    // A GET whose arguments make a query of 40,000 bytes: its line does not fit in what a
+    // request may carry, so nothing is sent. No retry would send it either.
+    let env = Env::new();
+    let server = Server::start();
+    env.ok(&[
+        "register",
+        "lookup",
+        "--method",
+        "GET",
+        "--url",
+        &server.url("/lookup"),
+    ]);
+    let huge = format!("q={}", "a".repeat(40_000));
+    let too_large = env.schedule(&["lookup", "--at", NOW, "--arg", &huge]);
+    let fine = env.schedule(&["lookup", "--at", NOW, "--arg", "q=a"]);
+
+    let out = httpat(&env, NOW, &["tick"])
+        .output()
+        .expect("run httpat tick");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!("task {too_large} (lookup) cancelled")),
+        "one line for the cancelled task: {stderr}"
+    );
+
+    assert_eq!(show(&env, fine)["state"], "succeeded");
+    let task = show(&env, too_large);
+    assert_eq!(task["state"], "cancelled", "{task}");
+    let reason = task["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("32 KiB") && reason.contains("not sent"),
+        "the reason says why and that nothing went out: {reason}"
+    );
+    assert_eq!(task["attempts"].as_array().map(Vec::len), Some(1), "{task}");
+    assert_eq!(
+        server.requests_to("/lookup").len(),
+        1,
+        "only the task that fits was sent"
+    );
+}

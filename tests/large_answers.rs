@@ -1,7 +1,8 @@
 //! A drain whose answers are large (up to the stored 64 KiB each) holds fewer tasks at once than
 //! one of small answers: every answered task waits in memory, with its body, until it is
 //! written, so a tick that held as many large answers as small ones held tens of megabytes
-//! (bench/run's rows 6b and P6b measure the memory). Both backends.
+//! (bench/run's rows 6b and P6b measure the memory). And an answer whose headers are large is
+//! still read. Both backends.
 
 mod common;
 
@@ -89,4 +90,30 @@ fn a_drain_of_large_answers_holds_fewer_tasks_at_once_and_stores_every_body_whol
         large < 128,
         "the drain of 64 KiB answers held {large} tasks at once (small answers: {small})"
     );
+}
+
+#[test]
+fn an_answer_whose_headers_take_40_kib_is_read_whole() {
+    // A tick reads an answer's status line and headers into a buffer of its own: they may take
+    // up to 64 KiB (curl takes 100 KiB), not just what a small answer needs.
+    let mut env = Env::new();
+    env.now(NOW);
+    let server = Server::start();
+    server.reply(
+        "/cookies",
+        Reply::status(200)
+            .header("Set-Cookie", &format!("session={}", "c".repeat(40 * 1024)))
+            .body("done"),
+    );
+    env.ok(&["register", "cookies", "--url", &server.url("/cookies")]);
+    let id = env.schedule(&["cookies", "--at", NOW]);
+    let out = common::httpat(&env, NOW, &["tick"]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let task = common::show(&env, id);
+    assert_eq!(task["state"], "succeeded", "{task}");
+    let body = env
+        .cmd(&["show", &id.to_string(), "--body"])
+        .output()
+        .unwrap();
+    assert_eq!(body.stdout, b"done");
 }
