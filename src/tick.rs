@@ -43,7 +43,8 @@ fn held_target(concurrency: usize) -> usize {
 const HELD_BYTES: usize = 2 << 20;
 
 /// How many tasks a tick holds at once: `held_target`, or fewer when the answers are large
-/// (by the running mean of their sizes), never fewer than two per worker.
+/// (by the running mean of their sizes), never fewer than two per worker (nor more than
+/// `held_target`).
 struct Holding {
     most: usize,
     least: usize,
