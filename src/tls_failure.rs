@@ -77,7 +77,17 @@ fn certificate(error: &CertificateError) -> String {
             "certificate not trusted: it is signed with an algorithm httpat does not accept"
                 .to_string()
         }
-        Other(other) => format!("certificate not accepted: {other}"),
+        // What rustls passes on from webpki untranslated, named by its variant.
+        Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => "certificate not accepted: the server \
+                 presents a CA's certificate as its own (CA:TRUE, as `openssl req -x509` makes \
+                 one by default); it needs a server certificate issued by a CA"
+                .to_string(),
+            Some(webpki::Error::EndEntityUsedAsCa) => "certificate not trusted: it was issued by \
+                 a certificate that is not a CA's (CA:FALSE); the server's chain needs its CA"
+                .to_string(),
+            _ => format!("certificate not accepted: {other}"),
+        },
         _ => "certificate not accepted".to_string(),
     }
 }
@@ -185,6 +195,22 @@ mod tests {
             "certificate is for another name (valid for ims.factory.local, 10.0.0.7, not \
              127.0.0.1): use that name in the URL, or fix the server's certificate"
         );
+    }
+
+    #[test]
+    fn a_ca_certificate_served_as_the_servers_own_is_named() {
+        let served = |error: webpki::Error| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                std::sync::Arc::new(error),
+            )))
+        };
+        let message = explain(&served(webpki::Error::CaUsedAsEndEntity), false).unwrap();
+        assert!(
+            message.starts_with("certificate not accepted: the server presents a CA's certificate"),
+            "{message}"
+        );
+        let message = explain(&served(webpki::Error::EndEntityUsedAsCa), false).unwrap();
+        assert!(message.contains("not a CA's (CA:FALSE)"), "{message}");
     }
 
     #[test]
