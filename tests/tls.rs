@@ -284,6 +284,30 @@ fn a_certificate_for_another_name_fails_at_once_saying_so() {
     );
 }
 
+#[test]
+fn a_self_signed_ca_certificate_served_as_the_servers_own_fails_at_once_saying_so() {
+    let (ca, own) = Ca::serving_itself("ims.factory.local");
+    let server = start_https(&own, None);
+    let site = Site::with(ca, server, &[]);
+    site.register(&["--ca-file", site.ca_path()]);
+    let id = site.schedule();
+
+    let out = site.tick(&[]);
+
+    assert_failed_at_once(
+        &site.env,
+        id,
+        "certificate not accepted: the server presents a CA's certificate as its own (CA:TRUE, as \
+         `openssl req -x509` makes one by default); it needs a server certificate issued by a CA",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("CaUsedAsEndEntity"),
+        "webpki's own words: {stderr}"
+    );
+    assert_eq!(site.server.count(), 0, "nothing passes a refused handshake");
+}
+
 /// A server that demands a client certificate signed by `client_ca`, and the site around it.
 fn mutual_site(client_ca: &Ca) -> Site {
     let ca = Ca::new("Factory private CA");

@@ -62,6 +62,30 @@ impl Ca {
         }
     }
 
+    /// A CA whose own certificate is also for 127.0.0.1 and localhost, and that certificate with
+    /// its key for a server to present: what `openssl req -x509` makes for a quick self-signed
+    /// server (it marks the certificate CA:TRUE).
+    pub fn serving_itself(name: &str) -> (Ca, Leaf) {
+        let names: Vec<String> = LOCAL_NAMES.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("CA parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("self-signed CA");
+        let leaf = Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert: cert.der().clone(),
+            key_der: key.serialize_der(),
+        };
+        let ca = Ca {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        };
+        (ca, leaf)
+    }
+
     /// A server certificate for 127.0.0.1 and localhost, valid now.
     pub fn server_leaf(&self) -> Leaf {
         self.leaf(
