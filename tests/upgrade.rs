@@ -4,17 +4,9 @@
 
 mod common;
 
-use common::Env;
+use common::released::migrate_sqlite_by_hand;
+use common::{ms, Env};
 use serde_json::Value;
-
-const VERSION_1: &str = include_str!("../migrations/sqlite/0001_initial.sql");
-
-/// Milliseconds since the epoch of an RFC 3339 instant.
-fn ms(text: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .timestamp_millis()
-}
 
 /// A task row as schema version 1 stored it.
 struct Old {
@@ -41,8 +33,7 @@ impl Old {
 
 fn make_version_1_database(env: &Env) {
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    conn.execute_batch(VERSION_1).unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
+    migrate_sqlite_by_hand(&conn, 1..=1);
     conn.execute(
         "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, success, \
          created_at, updated_at) VALUES ('release-roll', 'POST', \
@@ -178,13 +169,6 @@ fn a_version_1_database_is_migrated_and_nothing_is_lost() {
     assert!(new_id > id);
 }
 
-/// The schema as the previous release left it: versions 1 to 3.
-const PREVIOUS: [&str; 3] = [
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-    include_str!("../migrations/sqlite/0002_recurring.sql"),
-    include_str!("../migrations/sqlite/0003_claim_index.sql"),
-];
-
 #[test]
 fn a_database_of_the_previous_version_is_migrated_and_nothing_is_lost() {
     let mut env = Env::sqlite();
@@ -192,11 +176,8 @@ fn a_database_of_the_previous_version_is_migrated_and_nothing_is_lost() {
     let old_tick = format!("{host}:2147483000:0badcafe");
     {
         let conn = rusqlite::Connection::open(&env.db).unwrap();
-        for (version, sql) in PREVIOUS.iter().enumerate() {
-            conn.execute_batch(sql).unwrap();
-            conn.pragma_update(None, "user_version", version as i64 + 1)
-                .unwrap();
-        }
+        // The schema as the previous release left it: versions 1 to 3.
+        migrate_sqlite_by_hand(&conn, 1..=3);
         conn.execute(
             "INSERT INTO endpoints (name, method, url, headers, timeout_ms, max_attempts, \
              success, created_at, updated_at) VALUES ('release-roll', 'POST', \

@@ -4,21 +4,11 @@
 
 mod common;
 
-use common::{Backend, Env, Server};
+use common::released::migrate_sqlite_by_hand;
+use common::{ms, Backend, Env, Server};
 use serde_json::Value;
 
 const NOW: &str = "2026-12-01T12:00:00Z";
-
-/// The previous release's SQLite schema: versions 1 to 4.
-const SQLITE_PREVIOUS: [&str; 4] = [
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-    include_str!("../migrations/sqlite/0002_recurring.sql"),
-    include_str!("../migrations/sqlite/0003_claim_index.sql"),
-    include_str!("../migrations/sqlite/0004_first_deployment.sql"),
-];
-
-/// SQLite's version 5, which counted every change of a task by trigger.
-const SQLITE_5: &str = include_str!("../migrations/sqlite/0005_operators.sql");
 
 /// The previous release's PostgreSQL schema: version 1.
 const POSTGRES_PREVIOUS: &str = include_str!("../migrations/postgres/0001_initial.sql");
@@ -46,17 +36,10 @@ fn row(state: &str, attempts: usize) -> (i64, i64, Option<&'static str>) {
     }
 }
 
-fn ms(text: &str) -> i64 {
-    common::instant(text).timestamp_millis()
-}
-
 fn make_sqlite_previous(env: &Env, url: &str) {
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    for (version, sql) in SQLITE_PREVIOUS.iter().enumerate() {
-        conn.execute_batch(sql).unwrap();
-        conn.pragma_update(None, "user_version", version as i64 + 1)
-            .unwrap();
-    }
+    // The previous release's schema: versions 1 to 4.
+    migrate_sqlite_by_hand(&conn, 1..=4);
     let now = ms(NOW);
     conn.execute(
         "INSERT INTO endpoints (name, method, url, timeout_ms, max_attempts, created_at, \
@@ -237,8 +220,8 @@ fn on_sqlite_a_version_5_database_with_a_task_in_flight_keeps_its_counts() {
         lease = ms(NOW) - 3_600_000
     ))
     .unwrap();
-    conn.execute_batch(SQLITE_5).unwrap();
-    conn.pragma_update(None, "user_version", 5).unwrap();
+    // Version 5, which counted every change of a task by trigger.
+    migrate_sqlite_by_hand(&conn, 5..=5);
     drop(conn);
 
     let counted = metrics(&env);

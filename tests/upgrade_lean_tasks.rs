@@ -5,19 +5,10 @@
 
 mod common;
 
-use common::{Env, Server};
+use common::released::migrate_sqlite_by_hand;
+use common::{ms, Env, Server};
 
 const NOW: &str = "2026-12-01T12:00:00Z";
-
-/// Versions 1 to 4; version 5 counts what they stored, and 6 follows.
-const BEFORE_COUNTS: [&str; 4] = [
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-    include_str!("../migrations/sqlite/0002_recurring.sql"),
-    include_str!("../migrations/sqlite/0003_claim_index.sql"),
-    include_str!("../migrations/sqlite/0004_first_deployment.sql"),
-];
-const VERSION_5: &str = include_str!("../migrations/sqlite/0005_operators.sql");
-const VERSION_6: &str = include_str!("../migrations/sqlite/0006_tick_counts.sql");
 
 /// A task row of version 6.
 struct Old {
@@ -77,19 +68,12 @@ const OLD_TASKS: [Old; 7] = [
     },
 ];
 
-fn ms(text: &str) -> i64 {
-    common::instant(text).timestamp_millis()
-}
-
 /// A version-6 database: two endpoints, `OLD_TASKS` with their attempts and histories, and the
 /// mark of a pruned task above them all.
 fn make_version_6(env: &Env, url: &str) {
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    for (version, sql) in BEFORE_COUNTS.iter().enumerate() {
-        conn.execute_batch(sql).unwrap();
-        conn.pragma_update(None, "user_version", version as i64 + 1)
-            .unwrap();
-    }
+    // Versions 1 to 4 store the rows; version 5 counts what they stored, and 6 follows.
+    migrate_sqlite_by_hand(&conn, 1..=4);
     let now = ms(NOW);
     let hour = 3_600_000;
     conn.execute(
@@ -171,10 +155,7 @@ fn make_version_6(env: &Env, url: &str) {
         [now - hour],
     )
     .unwrap();
-    conn.execute_batch(VERSION_5).unwrap();
-    conn.pragma_update(None, "user_version", 5).unwrap();
-    conn.execute_batch(VERSION_6).unwrap();
-    conn.pragma_update(None, "user_version", 6).unwrap();
+    migrate_sqlite_by_hand(&conn, 5..=6);
     // Task 9 was the highest ever given, and was pruned.
     conn.execute("UPDATE id_marks SET high = 9 WHERE name = 'tasks'", [])
         .unwrap();

@@ -9,6 +9,7 @@ mod http;
 pub mod https;
 pub mod postgres;
 pub mod proxy;
+pub mod released;
 mod strict_json;
 
 #[allow(unused_imports)]
@@ -302,6 +303,11 @@ pub fn instant(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|e| panic!("{text:?} is not an RFC 3339 time: {e}"))
         .with_timezone(&Utc)
+}
+
+/// Milliseconds since the epoch of an RFC 3339 instant, as the SQLite store keeps times.
+pub fn ms(text: &str) -> i64 {
+    instant(text).timestamp_millis()
 }
 
 /// A port on 127.0.0.1 that nothing listens on: bound, then released.
