@@ -92,6 +92,16 @@ const CREATED_AT_ONCE: usize = 512;
 /// How many transitions one statement writes, most first (what is left goes one by one).
 const ROWS_AT_ONCE: [usize; 2] = [64, 8];
 
+/// The statements that write `ROWS_AT_ONCE` transitions, made once per process.
+static ROWS_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+    ROWS_AT_ONCE.map(|rows| {
+        format!(
+            "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ")
+        )
+    })
+});
+
 impl Sqlite {
     /// Writes the creations held back (`insert_created`), in order: before any other transition
     /// is written or read, and when the transaction commits.
@@ -107,15 +117,10 @@ impl Sqlite {
         // In order, by statements of 64 rows, then of 8, then one by one: a statement per row
         // cost more than the rows.
         let mut rest = transitions;
-        for rows in ROWS_AT_ONCE {
+        for (rows, sql) in ROWS_AT_ONCE.into_iter().zip(ROWS_SQL.iter()) {
             let mut chunks = rest.chunks_exact(rows);
             if chunks.len() > 0 {
-                let sql = format!(
-                    "INSERT INTO transitions (task_id, at, from_state, to_state, actor, detail) \
-                     VALUES {}",
-                    vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ")
-                );
-                let mut statement = self.conn.prepare_cached(&sql)?;
+                let mut statement = self.conn.prepare_cached(sql)?;
                 for chunk in chunks.by_ref() {
                     for (row, t) in chunk.iter().enumerate() {
                         let at = |column: usize| row * 6 + column + 1;
