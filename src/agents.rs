@@ -11,7 +11,10 @@ use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::tls::TlsConfig;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
+    SocksConnector, TcpConnector,
+};
 use ureq::Agent;
 
 use crate::proxy::{ProxyChoice, ProxyEnv};
@@ -120,22 +123,37 @@ fn proxy_of(choice: &ProxyChoice) -> Result<ureq::Proxy, NoAgent> {
 /// An agent: statuses are results, not errors; no redirects are followed; the proxy (or none)
 /// is the one given, never ureq's own reading of the environment.
 pub fn build(tls: TlsConfig, timeout: Duration, proxy: Option<ureq::Proxy>) -> Agent {
-    let config = Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(crate::request::USER_AGENT)
-        .proxy(proxy)
-        .tls_config(tls)
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(timeout))
-        // Every worker's connection stays open between its requests (ureq keeps 10 in all by
-        // default, so that at --concurrency 16 six workers connected again for every request).
-        .max_idle_connections(IDLE_CONNECTIONS)
-        .max_idle_connections_per_host(IDLE_CONNECTIONS)
-        .input_buffer_size(INPUT_BUFFER)
-        .output_buffer_size(OUTPUT_BUFFER)
-        .build();
-    Agent::with_parts(config, DefaultConnector::new(), Remembering::default())
+    let config = |input, output| {
+        Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(crate::request::USER_AGENT)
+            .proxy(proxy.clone())
+            .tls_config(tls.clone())
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout))
+            // Every worker's connection stays open between its requests (ureq keeps 10 in all
+            // by default, so that at --concurrency 16 six workers connected again for every
+            // request).
+            .max_idle_connections(IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
+            .input_buffer_size(input)
+            .output_buffer_size(output)
+            .build()
+    };
+    let connecting = Connecting {
+        below_tls: config(TLS_RECORD, TLS_RECORD),
+        to_server:
+            ().chain(SocksConnector::default())
+                .chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default()),
+        tls: RustlsConnector::default(),
+    };
+    Agent::with_parts(
+        config(INPUT_BUFFER, OUTPUT_BUFFER),
+        connecting,
+        Remembering::default(),
+    )
 }
 
 /// How many keep-alive connections an agent keeps open, to one host or in all.
@@ -148,6 +166,49 @@ const IDLE_CONNECTIONS: usize = 256;
 /// what nginx accepts by default. Bodies stream through both in pieces.
 const INPUT_BUFFER: usize = 64 * 1024;
 pub const OUTPUT_BUFFER: usize = 32 * 1024;
+
+/// The buffers of the connection under TLS, which carry encrypted records (rustls keeps what
+/// it has not yet decrypted or sent itself): room for the largest record TLS allows, so that
+/// one is read or written in one piece, instead of a second pair as large as the above.
+const TLS_RECORD: usize = 5 + 16 * 1024 + 2048;
+
+/// ureq's own chain of connectors (a SOCKS proxy, else a CONNECT proxy, else a TCP connection,
+/// then TLS for https), except that what TLS wraps gets buffers of `TLS_RECORD`.
+#[derive(Debug)]
+struct Connecting<Below> {
+    below_tls: Config,
+    to_server: Below,
+    tls: RustlsConnector,
+}
+
+impl<Below: Connector> Connector for Connecting<Below> {
+    type Out = <RustlsConnector as Connector<Below::Out>>::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let transport = if details.needs_tls() {
+            let under_tls = ConnectionDetails {
+                uri: details.uri,
+                addrs: details.addrs.clone(),
+                config: &self.below_tls,
+                request_level: details.request_level,
+                resolver: details.resolver,
+                now: details.now,
+                timeout: details.timeout,
+                current_time: details.current_time.clone(),
+                run_connector: details.run_connector.clone(),
+                register_shutdown: details.register_shutdown.clone(),
+            };
+            self.to_server.connect(&under_tls, chained)?
+        } else {
+            self.to_server.connect(details, chained)?
+        };
+        self.tls.connect(details, transport)
+    }
+}
 
 /// How long an agent reuses the addresses a host name resolved to: curl's default.
 const RESOLVED_FOR: Duration = Duration::from_secs(60);

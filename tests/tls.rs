@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::https::{start_https, write, Ca, Validity};
-use common::{describe, exits, refused_unchanged, show, Env, Server};
+use common::{describe, exits, refused_unchanged, show, Env, Reply, Server};
 use serde_json::Value;
 
 /// A private CA, an HTTPS server with its certificate for 127.0.0.1, the CA's file, and an
@@ -202,6 +202,64 @@ fn tls_connections_are_kept_alive_for_every_kind_of_endpoint() {
         "{} connections",
         site.server.connections()
     );
+}
+
+#[test]
+fn requests_and_answers_larger_than_a_tls_record_cross_whole_over_one_connection() {
+    // A TLS record carries at most 16 KiB: what is larger crosses in several, each way, and a
+    // connection kept alive carries the next request after them.
+    let site = Site::new(&[]);
+    let trace = "t".repeat(20 * 1024);
+    let header = format!("X-Trace: {trace}");
+    site.register(&["--ca-file", site.ca_path(), "--header", &header]);
+    let cookie = "c".repeat(40 * 1024);
+    let answer: Vec<u8> = (0..64 * 1024).map(|n| b'a' + (n % 26) as u8).collect();
+    site.server.reply(
+        "/rolls/CCT-0042/release",
+        Reply::status(200)
+            .header("Set-Cookie", &format!("session={cookie}"))
+            .body(answer.clone()),
+    );
+    let note = "n".repeat(60 * 1024);
+    let ids: Vec<i64> = (0..3)
+        .map(|n| {
+            site.env.schedule(&[
+                "ims",
+                "--at",
+                "now",
+                "--arg",
+                "roll=CCT-0042",
+                "--arg",
+                &format!("note={note}"),
+                "--key",
+                &format!("large-{n}"),
+            ])
+        })
+        .collect();
+
+    let mut cmd = site.env.cmd(&["tick", "--concurrency", "1"]);
+    cmd.env("SSL_CERT_FILE", unrelated_trust_store(&site.env));
+    let out = cmd.output().expect("run httpat tick");
+    assert!(out.status.success(), "tick: {}", describe(&out));
+
+    let requests = site.server.requests_to("/rolls/CCT-0042/release");
+    assert_eq!(requests.len(), 3);
+    let body = format!(r#"{{"note":"{note}","roll":"CCT-0042"}}"#);
+    for request in &requests {
+        assert_eq!(request.header("x-trace"), Some(trace.as_str()));
+        assert_eq!(request.body, body);
+    }
+    assert_eq!(site.server.connections(), 1, "one connection kept alive");
+    for id in ids {
+        assert_succeeded(&site.env, id);
+        let stored = site
+            .env
+            .cmd(&["show", &id.to_string(), "--body"])
+            .output()
+            .expect("run httpat show --body");
+        assert!(stored.status.success(), "{}", describe(&stored));
+        assert!(stored.stdout == answer, "task {id}: the body stored whole");
+    }
 }
 
 #[test]
