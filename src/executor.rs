@@ -3,6 +3,7 @@
 //! request, expands its secrets at the last moment, sends it, and reports an `AttemptResult`
 //! with every secret masked.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -449,13 +450,13 @@ enum Failure {
 fn send(
     agent: &ureq::Agent,
     plan: &RequestPlan,
-    headers: &[(String, String)],
+    headers: &[(&str, Cow<'_, str>)],
 ) -> Result<Received, ureq::Error> {
     let mut builder = http::Request::builder()
         .method(plan.method.as_str())
         .uri(plan.url.as_str());
     for (name, value) in headers {
-        builder = builder.header(name.as_str(), value.as_str());
+        builder = builder.header(*name, value.as_ref());
     }
     let body = plan.body.clone().unwrap_or_default().into_bytes();
     // The agent carries the timeouts and the proxy: a request-level setting would keep ureq from

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::endpoint::Endpoint;
@@ -94,15 +95,7 @@ impl RequestPlan {
             .iter()
             .map(|name| key_of(name))
             .collect::<Result<Vec<Arc<Key>>>>()?;
-        let secrets = endpoint
-            .signing_secrets
-            .iter()
-            .zip(&keys)
-            .map(|(name, key)| Secret {
-                name: name.clone(),
-                value: key.value.clone(),
-            })
-            .collect();
+        let secrets = keys.iter().map(|key| key.secret.clone()).collect();
         let id = task.idempotency_key();
         let timestamp = sent_at.timestamp();
         let body = self.body.as_deref().unwrap_or_default().as_bytes();
@@ -115,22 +108,23 @@ impl RequestPlan {
         Ok(secrets)
     }
 
-    /// The header values with `${VAR}` expanded from `lookup`, and the secrets found, for masking.
+    /// The headers as sent: values with `${VAR}` expanded from `lookup` (the others as they
+    /// are, not copied), and the secrets found, for masking.
     pub fn expand_headers(
         &self,
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(Headers, Vec<Secret>)> {
+    ) -> Result<(Vec<(&str, Cow<'_, str>)>, Vec<Secret>)> {
         let mut found = Vec::new();
         let headers = self
             .headers
             .iter()
             .map(|(name, value)| {
                 if !self.templates.contains(name) {
-                    return Ok((name.clone(), value.clone()));
+                    return Ok((name.as_str(), Cow::Borrowed(value.as_str())));
                 }
                 let expanded = secrets::expand(value, &lookup, &mut found)
                     .with_context(|| format!("header \"{name}\""))?;
-                Ok((name.clone(), expanded))
+                Ok((name.as_str(), Cow::Owned(expanded)))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((headers, found))

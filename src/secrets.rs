@@ -3,13 +3,16 @@
 //! A literal `$` is written `$$`; `$NAME` without braces is refused, since a shell user means a
 //! variable by it and would otherwise have it sent literally.
 
+use std::sync::Arc;
+
 use anyhow::{anyhow, Result};
 
-/// One `${VAR}` reference and the value it had when the request was built.
+/// One `${VAR}` reference and the value it had when the request was built. Shared text: a
+/// signing secret's is the tick's, handed to each of its requests.
 #[derive(Debug, Clone)]
 pub struct Secret {
-    pub name: String,
-    pub value: String,
+    pub name: Arc<str>,
+    pub value: Arc<str>,
 }
 
 /// A piece of a header value: plain text or a `${VAR}` reference.
@@ -129,8 +132,8 @@ pub fn expand(
                 expanded.push_str(&found);
                 if !found.is_empty() {
                     secrets.push(Secret {
-                        name: name.to_string(),
-                        value: found,
+                        name: name.into(),
+                        value: found.into(),
                     });
                 }
             }
@@ -143,8 +146,8 @@ pub fn expand(
 pub fn mask(text: &str, secrets: &[Secret]) -> String {
     let mut masked = text.to_string();
     for secret in secrets {
-        if masked.contains(&secret.value) {
-            masked = masked.replace(&secret.value, &format!("${{{}}}", secret.name));
+        if masked.contains(&*secret.value) {
+            masked = masked.replace(&*secret.value, &format!("${{{}}}", secret.name));
         }
     }
     masked
@@ -218,8 +221,8 @@ mod tests {
     #[test]
     fn bytes_are_masked_wherever_the_secret_is_whole() {
         let secrets = vec![Secret {
-            name: "IMS_TOKEN".to_string(),
-            value: "s3cret".to_string(),
+            name: "IMS_TOKEN".into(),
+            value: "s3cret".into(),
         }];
         let cases: [(&[u8], &[u8]); 7] = [
             (b"", b""),

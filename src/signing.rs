@@ -15,6 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::usage;
+use crate::secrets::Secret;
 
 /// The prefix a secret may carry before its base64.
 const PREFIX: &str = "whsec_";
@@ -82,24 +83,28 @@ fn sign_with<'a>(
     timestamp: i64,
     body: &[u8],
 ) -> String {
-    prepared
-        .map(|mac| {
-            let mut mac = mac.clone();
-            mac.update(id.as_bytes());
-            mac.update(b".");
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let timestamp = timestamp.to_string();
+    let mut signature = String::new();
+    for mac in prepared {
+        let mut mac = mac.clone();
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        if !signature.is_empty() {
+            signature.push(' ');
+        }
+        signature.push_str("v1,");
+        STANDARD.encode_string(mac.finalize().into_bytes(), &mut signature);
+    }
+    signature
 }
 
 /// A signing secret as the tick's environment gives it, ready to sign with.
 pub struct Key {
-    /// The variable's value, which everything stored or shown masks.
-    pub value: String,
+    /// The variable and its value, which everything stored or shown masks.
+    pub secret: Secret,
     mac: Hmac<Sha256>,
 }
 
@@ -139,7 +144,10 @@ impl Keys {
                     key(&value).map_err(|e| format!("signing secret ${{{name}}}: {e:#}"))?;
                 Ok(Arc::new(Key {
                     mac: prepare(&decoded),
-                    value,
+                    secret: Secret {
+                        name: name.into(),
+                        value: value.into(),
+                    },
                 }))
             })
             .clone()
@@ -194,8 +202,12 @@ mod tests {
         let first = keys.get("GOOD", lookup).unwrap();
         let again = keys.get("GOOD", lookup).unwrap();
         assert_eq!(reads.get(), 1, "the environment was read again");
-        assert_eq!(first.value, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-        let raw = key(&first.value).unwrap();
+        assert_eq!(&*first.secret.name, "GOOD");
+        assert_eq!(
+            &*first.secret.value,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        );
+        let raw = key(&first.secret.value).unwrap();
         assert_eq!(
             signature_of(&[first, again], "id", 7, b"body"),
             signature(&[raw.clone(), raw], "id", 7, b"body")

@@ -226,7 +226,7 @@ proptest! {
     ) {
         prop_assume!(!name.contains(&secret));
         let text = format!("{before}{}{after}", secret.repeat(repeats));
-        let secrets = [Secret { name: name.clone(), value: secret.clone() }];
+        let secrets = [Secret { name: name.as_str().into(), value: secret.as_str().into() }];
         let masked = mask(&text, &secrets);
         prop_assert!(!masked.contains(&secret), "{:?} masked as {:?}", text, masked);
         let marker = format!("${{{name}}}");
@@ -250,7 +250,7 @@ proptest! {
         let secrets: Vec<Secret> = secrets
             .into_iter()
             .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| Secret { name, value })
+            .map(|(name, value)| Secret { name: name.into(), value: value.into() })
             .collect();
         let masked = mask(&text, &secrets);
         // Bytes are masked as text is, whatever the secrets.
