@@ -22,6 +22,10 @@ pub fn endpoint_gone(task: &Task) -> anyhow::Error {
 /// Header names and values, in the order they are sent.
 pub type Headers = Vec<(String, String)>;
 
+/// Headers as they go out, borrowed from a plan's: a value is copied only where a `${VAR}` in it
+/// was expanded.
+pub type Expanded<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
 /// A request as stored and shown: secrets appear as `${VAR}`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RequestPlan {
@@ -113,7 +117,7 @@ impl RequestPlan {
     pub fn expand_headers(
         &self,
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(Vec<(&str, Cow<'_, str>)>, Vec<Secret>)> {
+    ) -> Result<(Expanded<'_>, Vec<Secret>)> {
         let mut found = Vec::new();
         let headers = self
             .headers
