@@ -1,7 +1,8 @@
 //! Proxies as curl reads them (SPEC.md, register: Proxies): `HTTPS_PROXY` for https URLs,
 //! `HTTP_PROXY` for http URLs (either case, lower case first), `ALL_PROXY` for both when the
 //! scheme's own is unset, `NO_PROXY` for the hosts reached directly. httpat tunnels through an
-//! HTTP proxy with CONNECT for both schemes, so the test proxy sees `CONNECT 127.0.0.1:PORT`.
+//! HTTP proxy with CONNECT for both schemes, so the test proxy sees `CONNECT 127.0.0.1:PORT`;
+//! a `socks5://` proxy is asked to connect to the same.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use common::https::{start_https, Ca};
-use common::proxy::ConnectProxy;
+use common::proxy::{ConnectProxy, SocksProxy};
 use common::{describe, refused_url, show, Env, Server};
 
 /// An environment with endpoint `hook` at `url`; returns it and the CA file of `ca` (if any)
@@ -67,6 +68,22 @@ fn an_https_request_goes_through_https_proxy() {
         assert_eq!(proxy.targets(), vec![target(&server)], "{variable}");
     }
     assert_eq!(server.count(), 2);
+}
+
+#[test]
+fn a_socks5_proxy_carries_both_schemes() {
+    // TLS runs over the SOCKS tunnel for https; plain HTTP goes through it as it is.
+    let (ca, secure) = https_server();
+    let plain = Server::start();
+    let proxy = SocksProxy::start();
+    let (https_env, _) = env_for(&secure.url("/hook"), Some(&ca));
+    let (http_env, _) = env_for(&plain.url("/hook"), None);
+    for env in [&https_env, &http_env] {
+        let (state, id, _) = send(env, &[("ALL_PROXY", &proxy.url())]);
+        assert_eq!(state, "succeeded", "{:#}", show(env, id));
+    }
+    assert_eq!(proxy.targets(), vec![target(&secure), target(&plain)]);
+    assert_eq!((secure.count(), plain.count()), (1, 1));
 }
 
 #[test]

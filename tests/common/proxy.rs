@@ -1,8 +1,10 @@
-//! A local CONNECT proxy for the tests, on 127.0.0.1:0: it records the target of each CONNECT
-//! (`127.0.0.1:PORT`) and the `Proxy-Authorization` it carried, then tunnels the bytes both
-//! ways. Any other request is answered 405 and recorded with its method.
+//! Local proxies for the tests, on 127.0.0.1:0. The CONNECT proxy records the target of each
+//! CONNECT (`127.0.0.1:PORT`) and the `Proxy-Authorization` it carried, then tunnels the bytes
+//! both ways; any other request is answered 405 and recorded with its method. The SOCKS5 proxy
+//! (no authentication, RFC 1928) records the target of each CONNECT command and tunnels the same
+//! way.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -130,15 +132,19 @@ fn serve(client: TcpStream, seen: &Mutex<Vec<Tunnel>>) {
     {
         return;
     }
-    let Ok(mut from_upstream) = upstream.try_clone() else {
-        return;
-    };
     // What the client sent after the CONNECT head (none expected) goes first.
     let early = reader.buffer().to_vec();
     if upstream.write_all(&early).is_err() {
         return;
     }
-    let mut client = reader.into_inner();
+    tunnel(reader.into_inner(), to_client, upstream);
+}
+
+/// Copies the bytes both ways until each side has closed.
+fn tunnel(mut client: TcpStream, mut to_client: TcpStream, mut upstream: TcpStream) {
+    let Ok(mut from_upstream) = upstream.try_clone() else {
+        return;
+    };
     let down = std::thread::spawn(move || {
         let _ = std::io::copy(&mut from_upstream, &mut to_client);
         let _ = to_client.shutdown(Shutdown::Write);
@@ -146,4 +152,115 @@ fn serve(client: TcpStream, seen: &Mutex<Vec<Tunnel>>) {
     let _ = std::io::copy(&mut client, &mut upstream);
     let _ = upstream.shutdown(Shutdown::Write);
     let _ = down.join();
+}
+
+/// A SOCKS5 proxy without authentication; it stops accepting when dropped.
+pub struct SocksProxy {
+    addr: SocketAddr,
+    targets: Arc<Mutex<Vec<String>>>,
+    stopped: Arc<Mutex<bool>>,
+}
+
+impl SocksProxy {
+    pub fn start() -> SocksProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let stopped = Arc::new(Mutex::new(false));
+        {
+            let targets = Arc::clone(&targets);
+            let stopped = Arc::clone(&stopped);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if *stopped.lock().expect("proxy lock") {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let targets = Arc::clone(&targets);
+                    std::thread::spawn(move || serve_socks(stream, &targets));
+                }
+            });
+        }
+        SocksProxy {
+            addr,
+            targets,
+            stopped,
+        }
+    }
+
+    /// `socks5://127.0.0.1:PORT`, as a proxy variable holds it.
+    pub fn url(&self) -> String {
+        format!("socks5://{}", self.addr)
+    }
+
+    /// The targets (`HOST:PORT`) of the CONNECT commands received so far, in order.
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().expect("proxy lock").clone()
+    }
+}
+
+impl Drop for SocksProxy {
+    fn drop(&mut self) {
+        *self.stopped.lock().expect("proxy lock") = true;
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// One SOCKS5 session: the greeting (answered "no authentication"), one CONNECT command to an
+/// IPv4 address or a host name, then the tunnel. Anything else ends the connection.
+fn serve_socks(mut client: TcpStream, targets: &Mutex<Vec<String>>) {
+    let mut greeting = [0u8; 2];
+    if client.read_exact(&mut greeting).is_err() || greeting[0] != 5 {
+        return;
+    }
+    let mut methods = vec![0u8; greeting[1] as usize];
+    if client.read_exact(&mut methods).is_err() || !methods.contains(&0) {
+        return;
+    }
+    if client.write_all(&[5, 0]).is_err() {
+        return;
+    }
+    let mut head = [0u8; 4];
+    if client.read_exact(&mut head).is_err() || head[..3] != [5, 1, 0] {
+        return;
+    }
+    let host = match head[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            if client.read_exact(&mut ip).is_err() {
+                return;
+            }
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            if client.read_exact(&mut len).is_err() {
+                return;
+            }
+            let mut name = vec![0u8; len[0] as usize];
+            if client.read_exact(&mut name).is_err() {
+                return;
+            }
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        _ => return,
+    };
+    let mut port = [0u8; 2];
+    if client.read_exact(&mut port).is_err() {
+        return;
+    }
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    targets.lock().expect("proxy lock").push(target.clone());
+    let Ok(upstream) = TcpStream::connect(&target) else {
+        // 5: connection refused.
+        let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return;
+    };
+    if client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).is_err() {
+        return;
+    }
+    let Ok(to_client) = client.try_clone() else {
+        return;
+    };
+    tunnel(client, to_client, upstream);
 }
