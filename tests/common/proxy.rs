@@ -18,15 +18,17 @@ pub struct Tunnel {
     pub authorization: Option<String>,
 }
 
-/// The proxy; it stops accepting when dropped (open tunnels end with their connections).
-pub struct ConnectProxy {
+/// A listener on 127.0.0.1:0 that serves each connection in a thread of its own and keeps what
+/// the sessions record; it stops accepting when dropped (open tunnels end with their
+/// connections).
+struct Listening<T> {
     addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Tunnel>>>,
+    seen: Arc<Mutex<Vec<T>>>,
     stopped: Arc<Mutex<bool>>,
 }
 
-impl ConnectProxy {
-    pub fn start() -> ConnectProxy {
+impl<T: Clone + Send + 'static> Listening<T> {
+    fn start(serve: fn(TcpStream, &Mutex<Vec<T>>)) -> Listening<T> {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("the proxy's address");
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -45,26 +47,50 @@ impl ConnectProxy {
                 }
             });
         }
-        ConnectProxy {
+        Listening {
             addr,
             seen,
             stopped,
         }
     }
 
+    fn seen(&self) -> Vec<T> {
+        self.seen.lock().expect("proxy lock").clone()
+    }
+}
+
+impl<T> Drop for Listening<T> {
+    fn drop(&mut self) {
+        *self.stopped.lock().expect("proxy lock") = true;
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// The CONNECT proxy.
+pub struct ConnectProxy {
+    listening: Listening<Tunnel>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        ConnectProxy {
+            listening: Listening::start(serve),
+        }
+    }
+
     /// `http://127.0.0.1:PORT`, as a proxy variable holds it.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.listening.addr)
     }
 
     /// `127.0.0.1:PORT` without a scheme (curl reads it as http://).
     pub fn address(&self) -> String {
-        self.addr.to_string()
+        self.listening.addr.to_string()
     }
 
     /// Every request received so far, in order.
     pub fn tunnels(&self) -> Vec<Tunnel> {
-        self.seen.lock().expect("proxy lock").clone()
+        self.listening.seen()
     }
 
     /// The targets of the CONNECT requests received so far.
@@ -74,13 +100,6 @@ impl ConnectProxy {
             .filter(|t| t.method == "CONNECT")
             .map(|t| t.target)
             .collect()
-    }
-}
-
-impl Drop for ConnectProxy {
-    fn drop(&mut self) {
-        *self.stopped.lock().expect("proxy lock") = true;
-        let _ = TcpStream::connect(self.addr);
     }
 }
 
@@ -156,53 +175,24 @@ fn tunnel(mut client: TcpStream, mut to_client: TcpStream, mut upstream: TcpStre
 
 /// A SOCKS5 proxy without authentication; it stops accepting when dropped.
 pub struct SocksProxy {
-    addr: SocketAddr,
-    targets: Arc<Mutex<Vec<String>>>,
-    stopped: Arc<Mutex<bool>>,
+    listening: Listening<String>,
 }
 
 impl SocksProxy {
     pub fn start() -> SocksProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let targets = Arc::new(Mutex::new(Vec::new()));
-        let stopped = Arc::new(Mutex::new(false));
-        {
-            let targets = Arc::clone(&targets);
-            let stopped = Arc::clone(&stopped);
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if *stopped.lock().expect("proxy lock") {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let targets = Arc::clone(&targets);
-                    std::thread::spawn(move || serve_socks(stream, &targets));
-                }
-            });
-        }
         SocksProxy {
-            addr,
-            targets,
-            stopped,
+            listening: Listening::start(serve_socks),
         }
     }
 
     /// `socks5://127.0.0.1:PORT`, as a proxy variable holds it.
     pub fn url(&self) -> String {
-        format!("socks5://{}", self.addr)
+        format!("socks5://{}", self.listening.addr)
     }
 
     /// The targets (`HOST:PORT`) of the CONNECT commands received so far, in order.
     pub fn targets(&self) -> Vec<String> {
-        self.targets.lock().expect("proxy lock").clone()
-    }
-}
-
-impl Drop for SocksProxy {
-    fn drop(&mut self) {
-        *self.stopped.lock().expect("proxy lock") = true;
-        let _ = TcpStream::connect(self.addr);
+        self.listening.seen()
     }
 }
 
